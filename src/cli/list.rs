@@ -1,0 +1,77 @@
+//! `tidings list create|ls`.
+
+use clap::{Args, Subcommand};
+
+use super::{CliError, Context, output};
+use crate::domain::{LanguageTag, ListSlug};
+use crate::store::{Actor, NewList};
+
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// Create a list
+    Create(CreateArgs),
+    /// Show lists with subscriber counts by status
+    Ls,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Short identifier: lower-case letters, digits, '-' or '_'
+    slug: String,
+    /// Display name
+    #[arg(long)]
+    name: String,
+    /// BCP 47 language tag [default: site.default_language]
+    #[arg(long)]
+    language: Option<String>,
+    #[arg(long, default_value = "")]
+    description: String,
+}
+
+pub async fn run(ctx: &Context, cmd: ListCommand) -> Result<(), CliError> {
+    match cmd {
+        ListCommand::Create(args) => create(ctx, args).await,
+        ListCommand::Ls => ls(ctx).await,
+    }
+}
+
+async fn create(ctx: &Context, args: CreateArgs) -> Result<(), CliError> {
+    let slug = ListSlug::parse(&args.slug).map_err(|e| CliError::usage(format!("list slug: {e}")))?;
+    let language = args.language.as_deref().unwrap_or(&ctx.config.site.default_language);
+    let language = LanguageTag::parse(language).map_err(|e| CliError::usage(format!("--language: {e}")))?;
+    let name = args.name.trim().to_string();
+    if name.is_empty() || name.chars().any(char::is_control) {
+        return Err(CliError::usage("--name must be non-empty and on one line"));
+    }
+    let store = ctx.store().await?;
+    let list = store.create_list(NewList { slug, name, language, description: args.description }, &Actor::cli()).await?;
+    if ctx.json {
+        return output::json(&list);
+    }
+    println!("created list {} ({}, {})", list.slug, list.name, list.language);
+    Ok(())
+}
+
+async fn ls(ctx: &Context) -> Result<(), CliError> {
+    let lists = ctx.store().await?.list_counts().await?;
+    if ctx.json {
+        return output::json(&lists);
+    }
+    let rows: Vec<Vec<String>> = lists
+        .iter()
+        .map(|l| {
+            vec![
+                l.slug.clone(),
+                l.name.clone(),
+                l.language.clone(),
+                l.confirmed.to_string(),
+                l.pending.to_string(),
+                l.unsubscribed.to_string(),
+                l.bounced.to_string(),
+                l.complained.to_string(),
+            ]
+        })
+        .collect();
+    output::table(&["SLUG", "NAME", "LANGUAGE", "CONFIRMED", "PENDING", "UNSUBSCRIBED", "BOUNCED", "COMPLAINED"], &rows);
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The command-line face: parses arguments, calls the engine, prints. No business logic here.
+
+mod error;
+mod list;
+mod output;
+mod subscriber;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use error::CliError;
+
+use crate::config::Config;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "tidings", version, about = "A self-hosted newsletter mailer and feed publisher")]
+pub struct Cli {
+    /// Configuration file [default: config/tidings.toml when it exists, else built-in defaults]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Print one JSON document instead of a table
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the database and apply migrations (idempotent)
+    Init,
+    /// Manage lists
+    #[command(subcommand)]
+    List(list::ListCommand),
+    /// Manage subscribers
+    #[command(subcommand)]
+    Subscriber(subscriber::SubscriberCommand),
+    /// Unsubscribe an address from one list, or from all its lists
+    Unsubscribe(subscriber::UnsubscribeArgs),
+}
+
+/// What every verb gets: the configuration and how to print.
+pub struct Context {
+    pub config: Config,
+    pub json: bool,
+}
+
+impl Context {
+    pub async fn store(&self) -> Result<Store, CliError> {
+        let db = &self.config.database;
+        Ok(Store::open(&db.url, db.max_connections).await?)
+    }
+}
+
+/// Parses the command line, runs the verb, and turns the outcome into an exit status.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::runtime(format!("cannot start the async runtime: {e}")))
+        .and_then(|rt| rt.block_on(dispatch(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tidings: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let config = Config::load(cli.config.as_deref()).map_err(CliError::usage)?;
+    let ctx = Context { config, json: cli.json };
+    match cli.command {
+        Command::Init => init(&ctx).await,
+        Command::List(cmd) => list::run(&ctx, cmd).await,
+        Command::Subscriber(cmd) => subscriber::run(&ctx, cmd).await,
+        Command::Unsubscribe(args) => subscriber::unsubscribe(&ctx, args).await,
+    }
+}
+
+async fn init(ctx: &Context) -> Result<(), CliError> {
+    let store = ctx.store().await?;
+    let versions = store.applied_migrations().await?;
+    let version = versions.last().copied().unwrap_or_default();
+    if ctx.json {
+        output::json(&serde_json::json!({"database": ctx.config.database.url, "schema_version": version}))
+    } else {
+        println!("database {} is ready (schema version {version})", ctx.config.database.url);
+        Ok(())
+    }
+}
+
+/// Logs go to stderr; `TIDINGS_LOG` (or `RUST_LOG`) sets the filter, warnings only by default so
+/// that a verb's own output stays clean.
+fn init_tracing() {
+    let filter = std::env::var("TIDINGS_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

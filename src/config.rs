@@ -1,0 +1,380 @@
+//! The one typed `Config`: built-in defaults, then `config/tidings.toml` (or `--config PATH`),
+//! then `TIDINGS_<SECTION>__<KEY>` environment variables, each layer over the last.
+//!
+//! An unknown section or key, in the file or the environment, is an error that names it, so a
+//! typo never silently falls back to a default.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+mod secret;
+pub use secret::Secret;
+
+/// Where `--config` points when it is not given, if that file exists.
+pub const DEFAULT_CONFIG_PATH: &str = "config/tidings.toml";
+const ENV_PREFIX: &str = "TIDINGS_";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub smtp: SmtpConfig,
+    pub delivery: DeliveryConfig,
+    pub site: SiteConfig,
+    pub bounce: BounceConfig,
+    pub security: SecurityConfig,
+    pub http: HttpConfig,
+    pub content: ContentConfig,
+    pub feeds: FeedsConfig,
+    pub dkim: DkimConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (relative to the working directory) or `sqlite:///ABSOLUTE/PATH`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { url: "sqlite://tidings.db".into(), max_connections: 4 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    Smtp,
+    File,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub transport: TransportKind,
+    pub outbox_dir: PathBuf,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: String,
+    pub password: Secret,
+    pub pool_size: u32,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            transport: TransportKind::File,
+            outbox_dir: "outbox".into(),
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: TlsMode::None,
+            username: String::new(),
+            password: Secret::default(),
+            pool_size: 8,
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    pub concurrency: u32,
+    /// Messages per second handed to the relay; 0 means no limit.
+    pub rate_per_second: u32,
+    pub max_attempts: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self { concurrency: 16, rate_per_second: 0, max_attempts: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteConfig {
+    pub base_url: String,
+    pub title: String,
+    pub from: String,
+    pub reply_to: String,
+    pub postal_address: String,
+    pub default_language: String,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "http://localhost:8080".into(),
+            title: "Tidings".into(),
+            from: "Tidings <newsletter@localhost.localdomain>".into(),
+            reply_to: String::new(),
+            postal_address: "Tidings, 1 Example Road, Example City".into(),
+            default_language: "en".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BounceConfig {
+    pub return_path_domain: String,
+    /// Soft bounces within `soft_bounce_window_days` that mark a subscriber bounced.
+    pub soft_bounce_threshold: u32,
+    pub soft_bounce_window_days: u32,
+}
+
+impl Default for BounceConfig {
+    fn default() -> Self {
+        Self { return_path_domain: "bounces.localhost.localdomain".into(), soft_bounce_threshold: 5, soft_bounce_window_days: 30 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Signs confirm, unsubscribe and VERP tokens. Set a long random value in production.
+    pub secret_key: Secret,
+    /// Keys that were `secret_key` before a rotation: tokens they signed are still accepted.
+    pub previous_keys: Vec<Secret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub bind: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { bind: "127.0.0.1:8080".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContentConfig {
+    pub issues_dir: PathBuf,
+}
+
+impl Default for ContentConfig {
+    fn default() -> Self {
+        Self { issues_dir: "content/issues".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedsConfig {
+    pub max_items: u32,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        Self { max_items: 50 }
+    }
+}
+
+/// DKIM signing is on when `domain`, `selector` and `private_key_path` are all set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DkimConfig {
+    pub domain: String,
+    pub selector: String,
+    pub private_key_path: String,
+}
+
+impl Config {
+    /// Loads the layers. `explicit` is `--config PATH`; without it the default file is read when
+    /// it exists.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        Self::load_from(explicit, &env)
+    }
+
+    fn load_from(explicit: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut table = defaults_table();
+        let path = explicit.map(Path::to_path_buf).or_else(|| {
+            let default = PathBuf::from(DEFAULT_CONFIG_PATH);
+            default.exists().then_some(default)
+        });
+        let origin = match &path {
+            Some(path) => {
+                merge(&mut table, read_file(path)?);
+                path.display().to_string()
+            }
+            None => "built-in defaults".to_string(),
+        };
+        for (var, value) in env {
+            apply_env(&mut table, var, value)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid { origin: origin.clone(), message: e.message().to_string() })?;
+        config.validate().map_err(|message| ConfigError::Invalid { origin, message })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !self.database.url.starts_with("sqlite:") {
+            return Err(format!("database.url {:?} is not a sqlite: URL", self.database.url));
+        }
+        if self.delivery.concurrency == 0 || self.smtp.pool_size == 0 {
+            return Err("delivery.concurrency and smtp.pool_size must be at least 1".into());
+        }
+        if self.delivery.max_attempts == 0 {
+            return Err("delivery.max_attempts must be at least 1".into());
+        }
+        crate::domain::LanguageTag::parse(&self.site.default_language).map_err(|e| format!("site.default_language: {e}"))?;
+        Ok(())
+    }
+
+    pub fn dkim_enabled(&self) -> bool {
+        !self.dkim.domain.is_empty() && !self.dkim.selector.is_empty() && !self.dkim.private_key_path.is_empty()
+    }
+}
+
+fn defaults_table() -> toml::Table {
+    match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => unreachable!("Config always serialises to a table"),
+    }
+}
+
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: describe_toml_error(&text, &e) })?;
+    // Parse the file alone once, so an unknown key is reported against the file that has it.
+    toml::Value::Table(table.clone())
+        .try_into::<Config>()
+        .map_err(|e| ConfigError::Parse { path: path.into(), message: e.message().to_string() })?;
+    Ok(table)
+}
+
+fn describe_toml_error(text: &str, err: &toml::de::Error) -> String {
+    match err.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            format!("line {line}: {}", err.message())
+        }
+        None => err.message().to_string(),
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `TIDINGS_SMTP__PORT=2525` sets `smtp.port`. The value takes the type the key already has, so a
+/// password of digits stays a string. Variables without `__` (like `TIDINGS_LOG`) are not config.
+fn apply_env(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+    let Some((section, key)) = var[ENV_PREFIX.len()..].split_once("__") else {
+        return Ok(());
+    };
+    let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+    let err = |message: String| ConfigError::Env { var: var.to_string(), message };
+    let Some(toml::Value::Table(section_table)) = table.get_mut(&section) else {
+        return Err(err(format!("unknown configuration section [{section}]")));
+    };
+    let Some(current) = section_table.get(&key) else {
+        return Err(err(format!("unknown configuration key {section}.{key}")));
+    };
+    let typed = match current {
+        toml::Value::Integer(_) => value.trim().parse().map(toml::Value::Integer).map_err(|_| err(format!("{value:?} is not a whole number")))?,
+        toml::Value::Boolean(_) => value.trim().parse().map(toml::Value::Boolean).map_err(|_| err(format!("{value:?} is not true or false")))?,
+        toml::Value::Float(_) => value.trim().parse().map(toml::Value::Float).map_err(|_| err(format!("{value:?} is not a number")))?,
+        toml::Value::Array(_) => toml::Value::Array(value.split(',').map(|s| s.trim()).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect()),
+        _ => toml::Value::String(value.to_string()),
+    };
+    section_table.insert(key, typed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_work_without_a_file() {
+        let c = Config::load_from(None, &[]).unwrap();
+        assert_eq!(c.smtp.transport, TransportKind::File);
+        assert_eq!(c.database.url, "sqlite://tidings.db");
+        assert!(!c.dkim_enabled());
+    }
+
+    #[test]
+    fn environment_overrides_with_the_key_type() {
+        let c = Config::load_from(None, &env(&[("TIDINGS_SMTP__PORT", "2525"), ("TIDINGS_SMTP__PASSWORD", "12345"), ("TIDINGS_SMTP__TLS", "starttls"), ("TIDINGS_LOG", "debug")])).unwrap();
+        assert_eq!(c.smtp.port, 2525);
+        assert_eq!(c.smtp.password.expose(), "12345");
+        assert_eq!(c.smtp.tls, TlsMode::Starttls);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::load_from(None, &env(&[("TIDINGS_SMTP__PROT", "1")])).unwrap_err().to_string();
+        assert!(e.contains("TIDINGS_SMTP__PROT") && e.contains("smtp.prot"), "{e}");
+        let e = Config::load_from(None, &env(&[("TIDINGS_SMTP__PORT", "many")])).unwrap_err().to_string();
+        assert!(e.contains("not a whole number"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "[smtp]\nhost = \"x\"\npoort = 25\n").unwrap();
+        let e = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+        assert!(e.contains("poort") && e.contains("t.toml"), "{e}");
+        std::fs::write(&path, "[smtp\nhost = 1\n").unwrap();
+        let e = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let c = Config::load_from(None, &env(&[("TIDINGS_SECURITY__SECRET_KEY", "hunter2-very-secret"), ("TIDINGS_SMTP__PASSWORD", "pw-0987")])).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("pw-0987"), "{shown}");
+    }
+
+    #[test]
+    fn the_shipped_file_matches_the_built_in_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_PATH);
+        let shipped = Config::load_from(Some(&path), &[]).unwrap();
+        let builtin = Config::default();
+        assert_eq!(toml::to_string(&shipped).unwrap(), toml::to_string(&builtin).unwrap());
+    }
+}

@@ -1,0 +1,10 @@
+//! Tidings: a self-hosted newsletter mailer and feed publisher.
+//!
+//! The faces (`cli`, later `web`) sit on top and call the engine (`audience`, later `render`,
+//! `delivery`, `bounce`); the engine uses `store` and `domain`; `store` knows only `domain`.
+
+pub mod audience;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod store;

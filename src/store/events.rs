@@ -1,0 +1,78 @@
+//! The append-only event log.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::SqliteConnection;
+
+use super::{Result, Store};
+
+/// Who caused an event: `cli`, `import`, `web`, `system`, or `staff:<email>` later.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn cli() -> Self {
+        Self("cli".into())
+    }
+}
+
+/// An event about to be written. `detail` never holds an address or a name: erasing a person
+/// must leave nothing of them in the log.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    pub kind: &'a str,
+    pub actor: &'a Actor,
+    pub subscriber_id: Option<i64>,
+    pub list_id: Option<i64>,
+    pub issue_id: Option<i64>,
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct EventRecord {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub actor: String,
+    pub list: Option<String>,
+    pub detail: sqlx::types::Json<Value>,
+}
+
+pub(super) async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>, at: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (at, type, actor, subscriber_id, list_id, issue_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(at)
+    .bind(event.kind)
+    .bind(&event.actor.0)
+    .bind(event.subscriber_id)
+    .bind(event.list_id)
+    .bind(event.issue_id)
+    .bind(event.detail.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn record_event(&self, event: NewEvent<'_>) -> Result<()> {
+        let mut tx = self.write().await?;
+        append(&mut tx, event, super::now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn events_of_subscriber(&self, subscriber_id: i64, limit: i64) -> Result<Vec<EventRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT e.id, e.at, e.type, e.actor, l.slug AS list, e.detail
+             FROM events e LEFT JOIN lists l ON l.id = e.list_id
+             WHERE e.subscriber_id = $1 ORDER BY e.id DESC LIMIT $2",
+        )
+        .bind(subscriber_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,127 @@
+//! Every SQL statement Tidings runs lives below this module, one file per table group.
+//!
+//! The rest of the code calls typed functions on [`Store`] and never sees SQL. Statements are
+//! written to run on PostgreSQL too where that costs nothing (`$n` placeholders, `ON CONFLICT`,
+//! `RETURNING`); what is SQLite-only (`json_each`, `json_patch`, pragmas) is marked so a
+//! PostgreSQL backend knows what to replace.
+
+mod events;
+mod export;
+mod import;
+mod lists;
+mod subscribers;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use crate::domain::{EmailAddress, ListSlug};
+
+pub use events::{Actor, EventRecord, NewEvent};
+pub use export::{ExportFilter, ExportRow};
+pub use import::{ImportBatchOutcome, ImportRow, RowOutcome, SkippedRow};
+pub use lists::{List, ListCounts, NewList};
+pub use subscribers::{
+    AddOutcome, BounceRecord, DeliveryRecord, NewSubscription, SubscriberDetail, SubscriptionRecord, UnsubscribeOutcome,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("no list with slug {0:?}")]
+    UnknownList(String),
+    #[error("a list with slug {0:?} already exists")]
+    ListExists(String),
+    #[error("no subscriber with address {0}")]
+    UnknownSubscriber(String),
+    #[error("{address} is suppressed ({reason}) and is never mailed again")]
+    Suppressed { address: String, reason: String },
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Errors that are the caller's input, not the database's fault.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownSubscriber(_) | Self::Suppressed { .. }
+        )
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The handle to the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        let open_err = |source| StoreError::Open { url: url.to_string(), source };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            // SQLite-only tuning: a 64 MiB page cache and in-memory temp tables for imports.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Schema versions applied, newest last.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        Ok(sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`), so two writers
+    /// wait on `busy_timeout` instead of failing with SQLITE_BUSY when a read turns into a write.
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The current time as stored: UTC, whole microseconds (PostgreSQL's precision).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+fn unknown_list(slug: &ListSlug) -> StoreError {
+    StoreError::UnknownList(slug.to_string())
+}
+
+fn unknown_subscriber(email: &EmailAddress) -> StoreError {
+    StoreError::UnknownSubscriber(email.to_string())
+}
