@@ -46,9 +46,9 @@ CREATE TABLE subscriptions (
     confirmation_sent_at TEXT,
     updated_at           TEXT NOT NULL,
     PRIMARY KEY (list_id, subscriber_id)
-);
--- Queueing a send reads (list, confirmed) → subscriber ids in order; counts per status read the same.
-CREATE INDEX subscriptions_list_status ON subscriptions (list_id, status, subscriber_id);
+) WITHOUT ROWID;
+-- The primary key is the table's own order: queueing a send and counting a list by status read
+-- one list's range in subscriber order, with no second copy of the rows to keep up to date.
 CREATE INDEX subscriptions_subscriber ON subscriptions (subscriber_id);
 CREATE INDEX subscriptions_confirmation_due ON subscriptions (consent_at)
     WHERE status = 'pending' AND confirmation_sent_at IS NULL;

@@ -188,7 +188,7 @@ impl Columns {
             .filter(|(i, _)| !record[*i].trim().is_empty())
             .map(|(i, n)| (n.clone(), Value::String(record[*i].trim().to_string())))
             .collect();
-        Ok(ImportRow { line, email, name, attributes: Value::Object(attributes).to_string() })
+        Ok(ImportRow::new(line, email, name, Value::Object(attributes).to_string()))
     }
 }
 

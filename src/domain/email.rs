@@ -96,8 +96,9 @@ impl EmailAddress {
 
     /// SHA-256 of `key()`, hex: what the suppression list keeps after the address itself is erased.
     pub fn suppression_hash(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = Sha256::digest(self.key().as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        digest.iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 0xf)] as char]).collect()
     }
 }
 
@@ -285,7 +286,8 @@ mod tests {
         assert_ne!(a, b, "the local part keeps its case for delivery");
         assert_eq!(a.key(), b.key());
         assert_eq!(a.suppression_hash(), b.suppression_hash());
-        assert_eq!(a.suppression_hash().len(), 64);
+        // SHA-256("alice@example.com"), as `printf %s alice@example.com | sha256sum` prints it.
+        assert_eq!(a.suppression_hash(), "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976");
         assert_eq!(a.local_part(), "Alice");
         assert_eq!(a.domain(), "example.com");
     }

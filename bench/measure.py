@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Runs a command, prints its wall time and peak resident memory as JSON: {"seconds", "max_rss_mb"}.
+
+Used by the benchmark scripts so that every number comes from the same clock and the same
+kernel accounting, with nothing to install.
+"""
+import json
+import resource
+import subprocess
+import sys
+import time
+
+cmd = sys.argv[1:]
+if cmd and cmd[0] == "--":
+    cmd = cmd[1:]
+stdin = open(cmd.pop(cmd.index("--stdin") + 1), "rb") if "--stdin" in cmd else None
+if stdin:
+    cmd.remove("--stdin")
+start = time.perf_counter()
+done = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL)
+elapsed = time.perf_counter() - start
+if done.returncode != 0:
+    sys.exit(f"measure: {cmd[0]} exited {done.returncode}")
+rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"seconds": round(elapsed, 3), "max_rss_mb": round(rss_kb / 1024, 1)}))

@@ -1,0 +1,65 @@
+//! Bad input gets one clear sentence on stderr, exit 2, and nothing half-written; a runtime
+//! failure exits 1.
+
+mod support;
+
+use support::Tidings;
+
+#[test]
+fn init_is_idempotent() {
+    let t = Tidings::new();
+    assert!(t.ok(&["init"]).contains("schema version 1"));
+    assert!(t.ok(&["init"]).contains("schema version 1"));
+}
+
+#[test]
+fn bad_input_exits_2_with_what_and_where() {
+    let t = Tidings::new().with_list("news");
+    let missing = t.fails(&["subscriber", "import", "nope.csv", "--list", "news"], 2);
+    assert!(missing.contains("nope.csv"), "{missing}");
+
+    let no_email = t.write("no-email.csv", "mail,name\na@example.com,A\n");
+    let e = t.fails(&["subscriber", "import", &no_email, "--list", "news"], 2);
+    assert!(e.contains("no-email.csv") && e.contains("no \"email\" column") && e.contains("mail, name"), "{e}");
+
+    let e = t.fails(&["subscriber", "import", &no_email, "--list", "nosuch"], 2);
+    assert!(e.contains("no list with slug \"nosuch\""), "{e}");
+
+    let e = t.fails(&["subscriber", "add", "not an address", "--list", "news"], 2);
+    assert!(e.contains("invalid email address \"not an address\""), "{e}");
+
+    let e = t.fails(&["list", "create", "Bad Slug", "--name", "x"], 2);
+    assert!(e.contains("not a valid slug"), "{e}");
+    t.fails(&["list", "create", "news", "--name", "again"], 2);
+    t.fails(&["subscriber", "frobnicate"], 2);
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_refused_whole() {
+    let t = Tidings::new().with_list("news");
+    let latin1 = t.write("latin1.csv", b"email,name\na@example.com,Ann\nb@example.com,Jos\xe9\n");
+    let e = t.fails(&["subscriber", "import", &latin1, "--list", "news"], 2);
+    assert!(e.contains("latin1.csv") && e.contains("not UTF-8") && e.contains("line 3"), "{e}");
+    assert_eq!(t.json(&["list", "ls"])[0]["pending"], 0, "nothing half-written");
+}
+
+#[test]
+fn configuration_errors_name_the_key() {
+    let mut t = Tidings::new();
+    t.set_env("TIDINGS_SMTP__PROT", "25");
+    let e = t.fails(&["init"], 2);
+    assert!(e.contains("TIDINGS_SMTP__PROT") && e.contains("smtp.prot"), "{e}");
+
+    let t = Tidings::new();
+    let bad = t.write("bad.toml", "[smtp]\nport = \"twenty-five\"\n");
+    let e = t.fails(&["--config", &bad, "init"], 2);
+    assert!(e.contains("bad.toml"), "{e}");
+}
+
+#[test]
+fn an_unreachable_database_is_a_runtime_failure() {
+    let mut t = Tidings::new();
+    t.set_env("TIDINGS_DATABASE__URL", "sqlite:///nonexistent-dir/for-sure/t.db");
+    let e = t.fails(&["init"], 1);
+    assert!(e.contains("cannot open the database"), "{e}");
+}
