@@ -3,8 +3,12 @@
 //! The faces (`cli`, later `web`) sit on top and call the engine (`audience`, later `render`,
 //! `delivery`, `bounce`); the engine uses `store` and `domain`; `store` knows only `domain`.
 
+pub mod app;
 pub mod audience;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod domain;
+pub mod publishing;
+pub mod render;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The command-line face: parses arguments, calls the engine, prints. No business logic here.
 
 mod error;
+mod issue;
 mod list;
 mod output;
 mod subscriber;
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 pub use error::CliError;
 
+use crate::app::App;
 use crate::config::Config;
 use crate::store::Store;
 
@@ -40,6 +42,12 @@ enum Command {
     Subscriber(subscriber::SubscriberCommand),
     /// Unsubscribe an address from one list, or from all its lists
     Unsubscribe(subscriber::UnsubscribeArgs),
+    /// Add, render and (later) send issues
+    #[command(subcommand)]
+    Issue(issue::IssueCommand),
+    /// Build the static archive and feeds
+    #[command(subcommand)]
+    Feed(issue::FeedCommand),
 }
 
 /// What every verb gets: the configuration and how to print.
@@ -49,6 +57,10 @@ pub struct Context {
 }
 
 impl Context {
+    pub async fn app(&self) -> Result<App, CliError> {
+        Ok(App::open(self.config.clone()).await?)
+    }
+
     pub async fn store(&self) -> Result<Store, CliError> {
         let db = &self.config.database;
         Ok(Store::open(&db.url, db.max_connections).await?)
@@ -81,6 +93,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::List(cmd) => list::run(&ctx, cmd).await,
         Command::Subscriber(cmd) => subscriber::run(&ctx, cmd).await,
         Command::Unsubscribe(args) => subscriber::unsubscribe(&ctx, args).await,
+        Command::Issue(cmd) => issue::run(&ctx, cmd).await,
+        Command::Feed(cmd) => issue::feed(&ctx, cmd).await,
     }
 }
 

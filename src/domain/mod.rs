@@ -3,12 +3,16 @@
 //! Nothing here touches the database, the network or the file system.
 
 mod email;
+mod issue;
 mod language;
 mod name;
 mod slug;
 mod status;
+pub mod token;
+pub mod verp;
 
 pub use email::{EmailAddress, EmailError};
+pub use issue::{IssueParseError, IssueSource};
 pub use language::{LanguageError, LanguageTag};
 pub use name::{NameError, SubscriberName};
 pub use slug::{ListSlug, SlugError};

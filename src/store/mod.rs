@@ -8,6 +8,7 @@
 mod events;
 mod export;
 mod import;
+mod issues;
 mod lists;
 mod subscribers;
 
@@ -22,6 +23,7 @@ use crate::domain::{EmailAddress, ListSlug};
 
 pub use events::{Actor, EventRecord, NewEvent};
 pub use export::{ExportFilter, ExportRow};
+pub use issues::{Issue, IssueSaved, NewIssue};
 pub use import::{ImportBatchOutcome, ImportRow, RowOutcome, SkippedRow};
 pub use lists::{List, ListCounts, NewList};
 pub use subscribers::{
@@ -46,6 +48,10 @@ pub enum StoreError {
     UnknownSubscriber(String),
     #[error("{address} is suppressed ({reason}) and is never mailed again")]
     Suppressed { address: String, reason: String },
+    #[error("no issue with slug {0:?}")]
+    UnknownIssue(String),
+    #[error("issue {slug:?} is {status}: its content can no longer change")]
+    IssueLocked { slug: String, status: String },
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
 }
@@ -55,7 +61,7 @@ impl StoreError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownSubscriber(_) | Self::Suppressed { .. }
+            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. }
         )
     }
 }

@@ -79,3 +79,38 @@ impl Tidings {
         self
     }
 }
+
+/// The repository's root, where the sample content lives.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs one of the third-party checkers in `tests/checks` with the Python that has them
+/// (`bash .ci/run` sets it up); returns its JSON report, or panics with what it said.
+pub fn python_check(script: &str, args: &[&str]) -> serde_json::Value {
+    let python = std::env::var("TIDINGS_TEST_PYTHON").unwrap_or_else(|_| repo().join("target/checkers-venv/bin/python3").display().to_string());
+    assert!(Path::new(&python).exists(), "no Python with the checkers at {python}: run the tests with `bash .ci/run` once to set it up");
+    let out = Command::new(&python).arg(repo().join("tests/checks").join(script)).args(args).output().expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{script} {args:?} failed: {}{stdout}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}"))
+}
+
+/// `xmllint --noout FILE` must accept the file as well-formed XML.
+pub fn xmllint(path: &Path) {
+    let out = Command::new("xmllint").arg("--noout").arg(path).output().expect("xmllint is installed (bash .ci/run installs libxml2-utils)");
+    assert!(out.status.success(), "xmllint rejects {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Replaces the signed tokens in links (which change with the key and the time) by `TOKEN`.
+pub fn mask_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = ["/unsubscribe/", "/preferences/"].iter().filter_map(|m| rest.find(m).map(|i| i + m.len())).min() {
+        out.push_str(&rest[..i]);
+        out.push_str("TOKEN");
+        rest = rest[i..].trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    }
+    out.push_str(rest);
+    out
+}

@@ -1,0 +1,114 @@
+//! `issue add FILE.md`: parse, check, render once, store.
+
+use std::path::{Component, Path};
+
+use crate::app::App;
+use crate::domain::{IssueParseError, IssueSource};
+use crate::render::issue::{self, IssueView, RenderError};
+use crate::render::markdown::relative_images;
+use crate::store::{Actor, IssueSaved, NewIssue, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Parse { path: String, source: IssueParseError },
+    #[error("{path}: line {line}: field `list`: no list with slug {slug:?} (create it with `tidings list create`)")]
+    UnknownList { path: String, line: usize, slug: String },
+    #[error("{path}: line {line}: image {image:?} {problem}")]
+    Image { path: String, line: usize, image: String, problem: &'static str },
+    #[error("{path}: {source}")]
+    Render { path: String, source: RenderError },
+    #[error("{path}: {source}")]
+    Store { path: String, source: StoreError },
+}
+
+impl PublishError {
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Store { source, .. } => source.is_bad_input(),
+            Self::Render { .. } => false,
+            _ => true,
+        }
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct AddedIssue {
+    pub id: i64,
+    pub slug: String,
+    pub list: String,
+    pub saved: IssueSaved,
+    pub scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn add_issue_file(app: &App, path: &Path) -> Result<AddedIssue, PublishError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PublishError::Read { path: shown.clone(), source })?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let source = IssueSource::parse(&text, stem).map_err(|source| PublishError::Parse { path: shown.clone(), source })?;
+    let store_err = |source| PublishError::Store { path: shown.clone(), source };
+    let list = match app.store.list_by_slug(&source.list).await {
+        Ok(list) => list,
+        Err(StoreError::UnknownList(slug)) => return Err(PublishError::UnknownList { path: shown, line: field_line(&text, "list"), slug }),
+        Err(e) => return Err(store_err(e)),
+    };
+    check_images(path, &text, &source.body)?;
+    let language = source.language.as_ref().map_or(list.language.clone(), |l| l.to_string());
+    let view = IssueView {
+        slug: source.slug.as_str(),
+        title: &source.title,
+        subtitle: &source.subtitle,
+        volume: source.volume.map(i64::from),
+        number: source.number.map(i64::from),
+        date: source.date,
+        language: &language,
+        summary: &source.summary,
+        list_name: &list.name,
+    };
+    let rendered = issue::render(&view, &source.body, &app.site).map_err(|e| PublishError::Render { path: shown.clone(), source: e })?;
+    let new = NewIssue {
+        list_id: list.id,
+        slug: source.slug.as_str(),
+        title: &source.title,
+        subtitle: &source.subtitle,
+        volume: source.volume,
+        number: source.number,
+        published_on: source.date,
+        language: &language,
+        summary: &source.summary,
+        source_path: Some(&shown),
+        source_markdown: &source.body,
+        body_html: &rendered.body_html,
+        email_html: &rendered.email_html,
+        email_text: &rendered.email_text,
+        send_at: source.send_at,
+    };
+    let (id, saved) = app.store.save_issue(new, &Actor::cli()).await.map_err(store_err)?;
+    Ok(AddedIssue { id, slug: source.slug.to_string(), list: list.slug, saved, scheduled_for: source.send_at })
+}
+
+/// Relative images must exist beside the issue file, inside the content folder.
+fn check_images(path: &Path, text: &str, body: &str) -> Result<(), PublishError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    for image in relative_images(body) {
+        let fail = |problem| PublishError::Image { path: path.display().to_string(), line: line_of(text, &image), image: image.clone(), problem };
+        let relative = Path::new(&image);
+        if relative.components().any(|c| !matches!(c, Component::Normal(_))) {
+            return Err(fail("must be a path inside the content folder (no '..', no absolute path)"));
+        }
+        if !dir.join(relative).is_file() {
+            return Err(fail("does not exist next to the issue file"));
+        }
+    }
+    Ok(())
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).map_or(1, |i| i + 1)
+}
+
+fn field_line(text: &str, field: &str) -> usize {
+    text.lines().position(|l| l.trim_start().strip_prefix(field).is_some_and(|r| r.trim_start().starts_with('='))).map_or(1, |i| i + 1)
+}

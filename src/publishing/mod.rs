@@ -1,0 +1,28 @@
+//! Publishing: issue files into the store (rendered once), previews of one issue in each format,
+//! and the static archive (`feed build`).
+
+mod add;
+mod preview;
+mod static_site;
+
+pub use add::{AddedIssue, PublishError, add_issue_file};
+pub use preview::{Format, PreviewError, factory, preview};
+pub use static_site::{BuildError, BuildReport, build_static_site};
+
+use crate::render::issue::IssueView;
+use crate::store::Issue;
+
+/// The rendering view of a stored issue.
+pub fn view(issue: &Issue) -> IssueView<'_> {
+    IssueView {
+        slug: &issue.slug,
+        title: &issue.title,
+        subtitle: &issue.subtitle,
+        volume: issue.volume,
+        number: issue.number,
+        date: issue.published_on,
+        language: &issue.language,
+        summary: &issue.summary,
+        list_name: &issue.list_name,
+    }
+}

@@ -1,0 +1,73 @@
+//! `issue render SLUG --format …`: one rendering of a stored issue, as a subscriber (or a sample
+//! subscriber) would get it.
+
+use chrono::Utc;
+
+use crate::app::App;
+use crate::delivery::message::{IssueMail, MessageError, MessageFactory, Recipient};
+use crate::domain::{EmailAddress, SubscriberName};
+use crate::render::archive::feed_item;
+use crate::render::feeds::{self, FeedMeta};
+use crate::store::{Issue, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Html,
+    Text,
+    Eml,
+    Rss,
+    Atom,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Message(#[from] MessageError),
+}
+
+/// The sample subscriber a preview is addressed to when no `--to` is given.
+const SAMPLE: &str = "subscriber@example.com";
+
+pub async fn preview(app: &App, slug: &str, format: Format, to: Option<&EmailAddress>) -> Result<Vec<u8>, PreviewError> {
+    let issue = app.store.issue_by_slug(slug).await?;
+    let sample = EmailAddress::parse(SAMPLE).expect("the sample address is valid");
+    let email = to.unwrap_or(&sample);
+    let (subscriber_id, name) = match app.store.subscriber_detail(email).await {
+        Ok(found) => (found.id, SubscriberName::parse(&found.name).unwrap_or_default()),
+        Err(StoreError::UnknownSubscriber(_)) => (0, SubscriberName::default()),
+        Err(e) => return Err(e.into()),
+    };
+    let recipient = Recipient { subscriber_id, email, name: &name };
+    Ok(match format {
+        Format::Eml => factory(app, &issue)?.message(&recipient, Utc::now(), true)?.bytes,
+        Format::Html => factory(app, &issue)?.html_body(&recipient, Utc::now()).into_bytes(),
+        Format::Text => factory(app, &issue)?.text_body(&recipient, Utc::now()).into_bytes(),
+        Format::Rss | Format::Atom => {
+            let view = super::view(&issue);
+            let items = [feed_item(&view, &issue.body_html, issue.updated_at)];
+            let meta = FeedMeta { title: &issue.list_name, description: "", language: &issue.language, path: &format!("/lists/{}", issue.list_slug) };
+            if format == Format::Rss { feeds::rss(&app.site, &meta, &items) } else { feeds::atom(&app.site, &meta, &items) }.into_bytes()
+        }
+    })
+}
+
+pub fn factory(app: &App, issue: &Issue) -> Result<MessageFactory, MessageError> {
+    let mail = IssueMail {
+        issue_id: issue.id,
+        issue_slug: &issue.slug,
+        list_id: issue.list_id,
+        list_slug: &issue.list_slug,
+        list_name: &issue.list_name,
+        subject: &issue.title,
+        email_html: &issue.email_html,
+        email_text: &issue.email_text,
+        base_url: &app.site.base_url,
+        from: &app.config.site.from,
+        reply_to: &app.config.site.reply_to,
+        return_path_domain: &app.config.bounce.return_path_domain,
+    };
+    MessageFactory::new(&mail, app.keys.clone())
+}
+

@@ -1,0 +1,190 @@
+//! Issues: their source, their rendered forms, and which of them the public may see.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
+
+use super::events::{Actor, NewEvent, append};
+use super::{Result, Store, StoreError};
+
+/// An issue about to be stored, rendered already.
+#[derive(Debug)]
+pub struct NewIssue<'a> {
+    pub list_id: i64,
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub subtitle: &'a str,
+    pub volume: Option<u32>,
+    pub number: Option<u32>,
+    pub published_on: NaiveDate,
+    pub language: &'a str,
+    pub summary: &'a str,
+    pub source_path: Option<&'a str>,
+    pub source_markdown: &'a str,
+    pub body_html: &'a str,
+    pub email_html: &'a str,
+    pub email_text: &'a str,
+    pub send_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct Issue {
+    pub id: i64,
+    pub list_id: i64,
+    pub list_slug: String,
+    pub list_name: String,
+    pub slug: String,
+    pub title: String,
+    pub subtitle: String,
+    pub volume: Option<i64>,
+    pub number: Option<i64>,
+    pub published_on: NaiveDate,
+    pub language: String,
+    pub summary: String,
+    #[serde(skip)]
+    pub body_html: String,
+    #[serde(skip)]
+    pub email_html: String,
+    #[serde(skip)]
+    pub email_text: String,
+    pub status: String,
+    pub send_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueSaved {
+    Created,
+    Updated,
+}
+
+const ISSUE_COLUMNS: &str = "i.id, i.list_id, l.slug AS list_slug, l.name AS list_name, i.slug, i.title, i.subtitle, i.volume, i.number,
+    i.published_on, i.language, i.summary, i.body_html, i.email_html, i.email_text, i.status, i.send_at, i.created_at, i.updated_at";
+
+/// Statuses in which an issue's content can still change: nobody has been sent it yet.
+const EDITABLE: [&str; 2] = ["draft", "scheduled"];
+
+impl Store {
+    /// Creates the issue, or replaces a draft's content; refuses once sending has started.
+    pub async fn save_issue(&self, issue: NewIssue<'_>, actor: &Actor) -> Result<(i64, IssueSaved)> {
+        let now = super::now();
+        let status = if issue.send_at.is_some() { "scheduled" } else { "draft" };
+        let mut tx = self.write().await?;
+        let existing: Option<(i64, String)> = sqlx::query_as("SELECT id, status FROM issues WHERE slug = $1").bind(issue.slug).fetch_optional(&mut *tx).await?;
+        let (id, saved) = match existing {
+            Some((_, current)) if !EDITABLE.contains(&current.as_str()) => {
+                return Err(StoreError::IssueLocked { slug: issue.slug.to_string(), status: current });
+            }
+            Some((id, _)) => {
+                sqlx::query(
+                    "UPDATE issues SET list_id = $2, title = $3, subtitle = $4, volume = $5, number = $6, published_on = $7, language = $8,
+                        summary = $9, source_path = $10, source_markdown = $11, body_html = $12, email_html = $13, email_text = $14,
+                        send_at = $15, status = $16, updated_at = $17 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(issue.list_id)
+                .bind(issue.title)
+                .bind(issue.subtitle)
+                .bind(issue.volume)
+                .bind(issue.number)
+                .bind(issue.published_on)
+                .bind(issue.language)
+                .bind(issue.summary)
+                .bind(issue.source_path)
+                .bind(issue.source_markdown)
+                .bind(issue.body_html)
+                .bind(issue.email_html)
+                .bind(issue.email_text)
+                .bind(issue.send_at)
+                .bind(status)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                (id, IssueSaved::Updated)
+            }
+            None => {
+                let id = sqlx::query_scalar(
+                    "INSERT INTO issues (list_id, slug, title, subtitle, volume, number, published_on, language, summary, source_path,
+                        source_markdown, body_html, email_html, email_text, send_at, status, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id",
+                )
+                .bind(issue.list_id)
+                .bind(issue.slug)
+                .bind(issue.title)
+                .bind(issue.subtitle)
+                .bind(issue.volume)
+                .bind(issue.number)
+                .bind(issue.published_on)
+                .bind(issue.language)
+                .bind(issue.summary)
+                .bind(issue.source_path)
+                .bind(issue.source_markdown)
+                .bind(issue.body_html)
+                .bind(issue.email_html)
+                .bind(issue.email_text)
+                .bind(issue.send_at)
+                .bind(status)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                (id, IssueSaved::Created)
+            }
+        };
+        let kind = if saved == IssueSaved::Created { "issue.created" } else { "issue.updated" };
+        append(&mut tx, NewEvent { kind, actor, subscriber_id: None, list_id: Some(issue.list_id), issue_id: Some(id), detail: json!({"slug": issue.slug, "status": status}) }, now).await?;
+        tx.commit().await?;
+        Ok((id, saved))
+    }
+
+    pub async fn issue_by_slug(&self, slug: &str) -> Result<Issue> {
+        let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i JOIN lists l ON l.id = i.list_id WHERE i.slug = $1");
+        sqlx::query_as(&sql).bind(slug).fetch_optional(&self.pool).await?.ok_or_else(|| StoreError::UnknownIssue(slug.to_string()))
+    }
+
+    /// Issues the public may read, newest first: on a public list, dated today or earlier, and
+    /// not scheduled for later (an issue goes public when it is due to go out), nor cancelled.
+    pub async fn public_issues(&self, list_id: Option<i64>, now: DateTime<Utc>, limit: i64, offset: i64) -> Result<Vec<Issue>> {
+        let sql = format!(
+            "SELECT {ISSUE_COLUMNS} FROM issues i JOIN lists l ON l.id = i.list_id
+             WHERE l.public = 1 AND ($1 IS NULL OR i.list_id = $1) AND i.published_on <= $2
+               AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'
+             ORDER BY i.published_on DESC, i.id DESC LIMIT $4 OFFSET $5"
+        );
+        Ok(sqlx::query_as(&sql).bind(list_id).bind(now.date_naive()).bind(now).bind(limit).bind(offset).fetch_all(&self.pool).await?)
+    }
+
+    pub async fn count_public_issues(&self, list_id: Option<i64>, now: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM issues i JOIN lists l ON l.id = i.list_id
+             WHERE l.public = 1 AND ($1 IS NULL OR i.list_id = $1) AND i.published_on <= $2
+               AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'",
+        )
+        .bind(list_id)
+        .bind(now.date_naive())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Lists that publish: for feeds and the archive.
+    pub async fn public_lists(&self) -> Result<Vec<super::List>> {
+        Ok(sqlx::query_as("SELECT id, slug, name, description, language, public, created_at FROM lists WHERE public = 1 ORDER BY slug").fetch_all(&self.pool).await?)
+    }
+
+    /// The signing key kept in the database when `security.secret_key` is not set: created once,
+    /// at random, so a fresh install is secure without configuration.
+    pub async fn generated_secret_key(&self) -> Result<String> {
+        let mut tx = self.write().await?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'secret_key'").fetch_optional(&mut *tx).await?;
+        if let Some(key) = existing {
+            return Ok(key);
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes).map_err(|e| StoreError::Corrupt(format!("no randomness for a secret key: {e}")))?;
+        let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('secret_key', $1)").bind(&key).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+}
