@@ -19,17 +19,7 @@ fn main() {
     let text = std::fs::read_to_string(path).expect("the sample issue");
     let source = IssueSource::parse(&text, "2021-01").expect("the sample parses");
     let site = Site::new("https://news.example.org", "Tidings", "1 Example Road");
-    let view = IssueView {
-        slug: source.slug.as_str(),
-        title: &source.title,
-        subtitle: &source.subtitle,
-        volume: source.volume.map(i64::from),
-        number: source.number.map(i64::from),
-        date: source.date,
-        language: "zh-CN",
-        summary: &source.summary,
-        list_name: "中国科技通讯",
-    };
+    let view = IssueView::of_source(&source, "zh-CN", "中国科技通讯");
     let started = Instant::now();
     let rendered = render(&view, &source.body, &site).expect("renders");
     let render_time = started.elapsed();

@@ -56,17 +56,7 @@ pub async fn add_issue_file(app: &App, path: &Path) -> Result<AddedIssue, Publis
     };
     check_images(path, &text, &source.body)?;
     let language = source.language.as_ref().map_or(list.language.clone(), |l| l.to_string());
-    let view = IssueView {
-        slug: source.slug.as_str(),
-        title: &source.title,
-        subtitle: &source.subtitle,
-        volume: source.volume.map(i64::from),
-        number: source.number.map(i64::from),
-        date: source.date,
-        language: &language,
-        summary: &source.summary,
-        list_name: &list.name,
-    };
+    let view = IssueView::of_source(&source, &language, &list.name);
     let rendered = issue::render(&view, &source.body, &app.site).map_err(|e| PublishError::Render { path: shown.clone(), source: e })?;
     let new = NewIssue {
         list_id: list.id,

@@ -45,7 +45,22 @@ pub struct IssueView<'a> {
     pub list_name: &'a str,
 }
 
-impl IssueView<'_> {
+impl<'a> IssueView<'a> {
+    /// The view of a parsed issue file, in `language` (the file's, else its list's).
+    pub fn of_source(source: &'a crate::domain::IssueSource, language: &'a str, list_name: &'a str) -> Self {
+        Self {
+            slug: source.slug.as_str(),
+            title: &source.title,
+            subtitle: &source.subtitle,
+            volume: source.volume.map(i64::from),
+            number: source.number.map(i64::from),
+            date: source.date,
+            language,
+            summary: &source.summary,
+            list_name,
+        }
+    }
+
     pub fn strings(&self) -> &'static Strings {
         Strings::for_language(self.language)
     }

@@ -71,66 +71,44 @@ impl Store {
         let now = super::now();
         let status = if issue.send_at.is_some() { "scheduled" } else { "draft" };
         let mut tx = self.write().await?;
-        let existing: Option<(i64, String)> = sqlx::query_as("SELECT id, status FROM issues WHERE slug = $1").bind(issue.slug).fetch_optional(&mut *tx).await?;
-        let (id, saved) = match existing {
-            Some((_, current)) if !EDITABLE.contains(&current.as_str()) => {
+        let existing: Option<String> = sqlx::query_scalar("SELECT status FROM issues WHERE slug = $1").bind(issue.slug).fetch_optional(&mut *tx).await?;
+        let saved = match existing {
+            Some(current) if !EDITABLE.contains(&current.as_str()) => {
                 return Err(StoreError::IssueLocked { slug: issue.slug.to_string(), status: current });
             }
-            Some((id, _)) => {
-                sqlx::query(
-                    "UPDATE issues SET list_id = $2, title = $3, subtitle = $4, volume = $5, number = $6, published_on = $7, language = $8,
-                        summary = $9, source_path = $10, source_markdown = $11, body_html = $12, email_html = $13, email_text = $14,
-                        send_at = $15, status = $16, updated_at = $17 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(issue.list_id)
-                .bind(issue.title)
-                .bind(issue.subtitle)
-                .bind(issue.volume)
-                .bind(issue.number)
-                .bind(issue.published_on)
-                .bind(issue.language)
-                .bind(issue.summary)
-                .bind(issue.source_path)
-                .bind(issue.source_markdown)
-                .bind(issue.body_html)
-                .bind(issue.email_html)
-                .bind(issue.email_text)
-                .bind(issue.send_at)
-                .bind(status)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                (id, IssueSaved::Updated)
-            }
-            None => {
-                let id = sqlx::query_scalar(
-                    "INSERT INTO issues (list_id, slug, title, subtitle, volume, number, published_on, language, summary, source_path,
-                        source_markdown, body_html, email_html, email_text, send_at, status, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id",
-                )
-                .bind(issue.list_id)
-                .bind(issue.slug)
-                .bind(issue.title)
-                .bind(issue.subtitle)
-                .bind(issue.volume)
-                .bind(issue.number)
-                .bind(issue.published_on)
-                .bind(issue.language)
-                .bind(issue.summary)
-                .bind(issue.source_path)
-                .bind(issue.source_markdown)
-                .bind(issue.body_html)
-                .bind(issue.email_html)
-                .bind(issue.email_text)
-                .bind(issue.send_at)
-                .bind(status)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                (id, IssueSaved::Created)
-            }
+            Some(_) => IssueSaved::Updated,
+            None => IssueSaved::Created,
         };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO issues (list_id, slug, title, subtitle, volume, number, published_on, language, summary, source_path,
+                source_markdown, body_html, email_html, email_text, send_at, status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+             ON CONFLICT (slug) DO UPDATE SET list_id = excluded.list_id, title = excluded.title, subtitle = excluded.subtitle,
+                volume = excluded.volume, number = excluded.number, published_on = excluded.published_on, language = excluded.language,
+                summary = excluded.summary, source_path = excluded.source_path, source_markdown = excluded.source_markdown,
+                body_html = excluded.body_html, email_html = excluded.email_html, email_text = excluded.email_text,
+                send_at = excluded.send_at, status = excluded.status, updated_at = excluded.updated_at
+             RETURNING id",
+        )
+        .bind(issue.list_id)
+        .bind(issue.slug)
+        .bind(issue.title)
+        .bind(issue.subtitle)
+        .bind(issue.volume)
+        .bind(issue.number)
+        .bind(issue.published_on)
+        .bind(issue.language)
+        .bind(issue.summary)
+        .bind(issue.source_path)
+        .bind(issue.source_markdown)
+        .bind(issue.body_html)
+        .bind(issue.email_html)
+        .bind(issue.email_text)
+        .bind(issue.send_at)
+        .bind(status)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
         let kind = if saved == IssueSaved::Created { "issue.created" } else { "issue.updated" };
         append(&mut tx, NewEvent { kind, actor, subscriber_id: None, list_id: Some(issue.list_id), issue_id: Some(id), detail: json!({"slug": issue.slug, "status": status}) }, now).await?;
         tx.commit().await?;
