@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Runs a command, prints its wall time and peak resident memory as JSON: {"seconds", "max_rss_mb"}.
+"""Usage: measure.py [--stdin FILE] -- COMMAND…
+
+Runs a command, prints its wall time and peak resident memory as JSON: {"seconds", "max_rss_mb"}.
 
 Used by the benchmark scripts so that every number comes from the same clock and the same
 kernel accounting, with nothing to install.
@@ -10,12 +12,12 @@ import subprocess
 import sys
 import time
 
-cmd = sys.argv[1:]
-if cmd and cmd[0] == "--":
-    cmd = cmd[1:]
-stdin = open(cmd.pop(cmd.index("--stdin") + 1), "rb") if "--stdin" in cmd else None
-if stdin:
-    cmd.remove("--stdin")
+args = sys.argv[1:]
+stdin = None
+if args[:1] == ["--stdin"]:
+    stdin = open(args[1], "rb")
+    args = args[2:]
+cmd = args[1:] if args[:1] == ["--"] else args
 start = time.perf_counter()
 done = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL)
 elapsed = time.perf_counter() - start
