@@ -108,11 +108,13 @@ pub struct DeliveryConfig {
     /// Messages per second handed to the relay; 0 means no limit.
     pub rate_per_second: u32,
     pub max_attempts: u32,
+    /// The first retry waits this long; each further one twice as long (with jitter), up to 6 h.
+    pub retry_base_secs: u64,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        Self { concurrency: 16, rate_per_second: 0, max_attempts: 5 }
+        Self { concurrency: 16, rate_per_second: 0, max_attempts: 5, retry_base_secs: 60 }
     }
 }
 

@@ -15,6 +15,16 @@ pub enum IssueCommand {
     Add(AddArgs),
     /// Print one rendering of an issue to stdout
     Render(RenderArgs),
+    /// Queue the issue for its list, now or at a time; or send one test copy
+    Send(super::send::SendArgs),
+    /// Deliveries by state, rate, ETA and the most frequent errors
+    Status(super::send::StatusArgs),
+    /// Pause a send in progress
+    Pause(super::send::SlugArg),
+    /// Resume a paused send
+    Resume(super::send::SlugArg),
+    /// Cancel a send: what is still queued is not sent
+    Cancel(super::send::SlugArg),
 }
 
 #[derive(Debug, Args)]
@@ -48,6 +58,11 @@ pub async fn run(ctx: &Context, cmd: IssueCommand) -> Result<(), CliError> {
     match cmd {
         IssueCommand::Add(args) => add(ctx, args).await,
         IssueCommand::Render(args) => render(ctx, args).await,
+        IssueCommand::Send(args) => super::send::send(ctx, args).await,
+        IssueCommand::Status(args) => super::send::status(ctx, args).await,
+        IssueCommand::Pause(args) => super::send::control(ctx, args, "pause").await,
+        IssueCommand::Resume(args) => super::send::control(ctx, args, "resume").await,
+        IssueCommand::Cancel(args) => super::send::control(ctx, args, "cancel").await,
     }
 }
 

@@ -4,6 +4,7 @@ mod error;
 mod issue;
 mod list;
 mod output;
+mod send;
 mod subscriber;
 
 use std::path::PathBuf;
@@ -48,6 +49,10 @@ enum Command {
     /// Build the static archive and feeds
     #[command(subcommand)]
     Feed(issue::FeedCommand),
+    /// Run the scheduler and delivery workers
+    Deliver(send::DeliverArgs),
+    /// Run the daemon: scheduler and delivery workers (and, next, the web server)
+    Serve,
 }
 
 /// What every verb gets: the configuration and how to print.
@@ -95,6 +100,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Unsubscribe(args) => subscriber::unsubscribe(&ctx, args).await,
         Command::Issue(cmd) => issue::run(&ctx, cmd).await,
         Command::Feed(cmd) => issue::feed(&ctx, cmd).await,
+        Command::Deliver(args) => send::deliver(&ctx, args).await,
+        Command::Serve => send::serve(&ctx).await,
     }
 }
 

@@ -1,5 +1,9 @@
 //! Delivery: turning a rendered issue into one message per recipient, and (later) the queue,
 //! workers and transports that hand them to the relay.
 
+pub mod engine;
 pub mod message;
+mod policy;
+pub mod status;
+pub mod transport;
 mod qp;

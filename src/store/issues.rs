@@ -115,6 +115,11 @@ impl Store {
         Ok((id, saved))
     }
 
+    pub async fn issue_by_id(&self, id: i64) -> Result<Issue> {
+        let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i JOIN lists l ON l.id = i.list_id WHERE i.id = $1");
+        sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?.ok_or_else(|| StoreError::UnknownIssue(id.to_string()))
+    }
+
     pub async fn issue_by_slug(&self, slug: &str) -> Result<Issue> {
         let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i JOIN lists l ON l.id = i.list_id WHERE i.slug = $1");
         sqlx::query_as(&sql).bind(slug).fetch_optional(&self.pool).await?.ok_or_else(|| StoreError::UnknownIssue(slug.to_string()))

@@ -5,9 +5,11 @@
 //! `RETURNING`); what is SQLite-only (`json_each`, `json_patch`, pragmas) is marked so a
 //! PostgreSQL backend knows what to replace.
 
+mod deliveries;
 mod events;
 mod export;
 mod import;
+mod instances;
 mod issues;
 mod lists;
 mod subscribers;
@@ -21,6 +23,8 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::domain::{EmailAddress, ListSlug};
 
+pub use deliveries::{Claimed, DeliveryCounts, Outcome};
+pub use instances::HEARTBEAT_TIMEOUT_SECS;
 pub use events::{Actor, EventRecord, NewEvent};
 pub use export::{ExportFilter, ExportRow};
 pub use issues::{Issue, IssueSaved, NewIssue};
@@ -52,6 +56,8 @@ pub enum StoreError {
     UnknownIssue(String),
     #[error("issue {slug:?} is {status}: its content can no longer change")]
     IssueLocked { slug: String, status: String },
+    #[error("issue {slug:?} is {status}, so it cannot become {wanted}")]
+    IssueState { slug: String, status: String, wanted: String },
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
 }
@@ -61,7 +67,7 @@ impl StoreError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. }
+            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::IssueState { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. }
         )
     }
 }

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod smtp;
+
 pub struct Tidings {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,

@@ -1,0 +1,286 @@
+//! The delivery engine: scheduler and workers in one loop, shared by `deliver --until-idle` and
+//! `serve`.
+//!
+//! Each turn: keep this process's heartbeat and leases fresh, take back dead processes' leases,
+//! queue scheduled issues that are due, claim a batch of due deliveries, send them with bounded
+//! concurrency (and a token bucket when the relay has a quota), and write the outcomes back in
+//! one transaction. A crash loses nothing: what was claimed but not recorded is sent again by the
+//! next process, so at most the messages in flight are repeated.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use futures_util::stream::{self, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Mutex, mpsc, watch};
+
+use super::message::{MessageFactory, Recipient};
+use super::policy::after_failure;
+use super::transport::{SendError, Transport, TransportError};
+use crate::app::App;
+use crate::domain::{EmailAddress, SubscriberName};
+use crate::store::{Actor, Claimed, Outcome, StoreError};
+
+/// How long a claim is good for without a heartbeat extending it.
+const LEASE_SECS: i64 = 120;
+const HEARTBEAT_EVERY: StdDuration = StdDuration::from_secs(5);
+/// `--until-idle` gives up after this many back-offs in a row with the relay unreachable.
+const RELAY_DOWN_GIVE_UP: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("cannot prepare issue {issue}'s messages: {message}")]
+    Message { issue: i64, message: String },
+    #[error("the mail relay is unreachable ({0}); the remaining deliveries stay queued")]
+    RelayDown(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Stop when nothing is due.
+    UntilIdle,
+    /// Run until shutdown is signalled.
+    Forever,
+}
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct RunReport {
+    pub sent: u64,
+    pub retried: u64,
+    pub failed: u64,
+    pub bounced: u64,
+    pub skipped: u64,
+    pub issues_queued: u64,
+    pub issues_finished: u64,
+    pub reclaimed: u64,
+}
+
+pub struct Engine {
+    app: Arc<App>,
+    transport: Transport,
+    instance: String,
+    hostname: String,
+    factories: Mutex<HashMap<i64, Arc<MessageFactory>>>,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl Engine {
+    pub async fn start(app: Arc<App>) -> Result<Self, EngineError> {
+        let transport = Transport::from_config(&app.config.smtp)?;
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+        let mut tag = [0u8; 4];
+        getrandom::getrandom(&mut tag).map_err(|e| EngineError::Message { issue: 0, message: e.to_string() })?;
+        let instance = format!("{hostname}:{}:{}", std::process::id(), tag.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        app.store.register_instance(&instance, std::process::id(), &hostname).await?;
+        let limiter = NonZeroU32::new(app.config.delivery.rate_per_second).map(|n| RateLimiter::direct(Quota::per_second(n)));
+        Ok(Self { app, transport, instance, hostname, factories: Mutex::new(HashMap::new()), limiter })
+    }
+
+    /// Runs until idle or until `stop` turns true. In-flight messages always finish first.
+    pub async fn run(&self, mode: Mode, mut stop: watch::Receiver<bool>) -> Result<RunReport, EngineError> {
+        let mut report = RunReport::default();
+        let mut last_beat = tokio::time::Instant::now() - HEARTBEAT_EVERY;
+        let mut relay_down = 0u32;
+        let result = loop {
+            if *stop.borrow() {
+                break Ok(());
+            }
+            if last_beat.elapsed() >= HEARTBEAT_EVERY {
+                report.reclaimed += self.maintain().await?;
+                last_beat = tokio::time::Instant::now();
+            }
+            report.issues_queued += self.queue_due_issues().await?;
+            let lease_until = Utc::now() + Duration::seconds(LEASE_SECS);
+            let batch = self.app.store.claim_deliveries(&self.instance, self.batch_size(), lease_until).await?;
+            if batch.is_empty() {
+                report.issues_finished += self.app.store.finish_issues().await?.len() as u64;
+                match self.idle_wait(mode).await? {
+                    Some(wait) => {
+                        let _ = tokio::time::timeout(wait, stop.changed()).await;
+                        continue;
+                    }
+                    None => break Ok(()),
+                }
+            }
+            let (batch_report, down) = self.send_and_record(batch).await?;
+            merge(&mut report, &batch_report);
+            match down {
+                None => relay_down = 0,
+                Some(error) => {
+                    relay_down += 1;
+                    if mode == Mode::UntilIdle && relay_down >= RELAY_DOWN_GIVE_UP {
+                        break Err(EngineError::RelayDown(error));
+                    }
+                    let wait = StdDuration::from_secs(1 << relay_down.min(6));
+                    tracing::warn!(%error, wait_secs = wait.as_secs(), "mail relay unreachable; backing off");
+                    let _ = tokio::time::timeout(wait, stop.changed()).await;
+                }
+            }
+        };
+        self.app.store.unregister_instance(&self.instance).await?;
+        self.transport.shutdown().await;
+        tracing::info!(sent = report.sent, failed = report.failed, bounced = report.bounced, skipped = report.skipped, "delivery stopped");
+        result.map(|_| report)
+    }
+
+    fn batch_size(&self) -> i64 {
+        i64::from(self.app.config.delivery.concurrency.max(1)) * 8
+    }
+
+    /// Heartbeat, keep our leases, and take back the leases of processes that are gone.
+    async fn maintain(&self) -> Result<u64, EngineError> {
+        let store = &self.app.store;
+        store.register_instance(&self.instance, std::process::id(), &self.hostname).await?;
+        store.extend_leases(&self.instance, Utc::now() + Duration::seconds(LEASE_SECS)).await?;
+        let reclaimed = store.reclaim_leases(&self.instance, &self.hostname, process_alive).await?;
+        if reclaimed > 0 {
+            tracing::info!(reclaimed, "took back deliveries claimed by a process that is gone");
+        }
+        Ok(reclaimed)
+    }
+
+    async fn queue_due_issues(&self) -> Result<u64, EngineError> {
+        let due = self.app.store.due_issues(Utc::now()).await?;
+        for issue in &due {
+            let recipients = self.app.store.queue_issue(*issue, &Actor("scheduler".into())).await?;
+            tracing::info!(issue, recipients, "scheduled issue queued");
+        }
+        Ok(due.len() as u64)
+    }
+
+    /// How long to wait before looking again, or None to stop (until-idle with nothing due).
+    async fn idle_wait(&self, mode: Mode) -> Result<Option<StdDuration>, EngineError> {
+        let next = self.app.store.next_due().await?;
+        let until_next = next.map(|t| (t - Utc::now()).to_std().unwrap_or_default());
+        Ok(match (mode, until_next) {
+            // A retry due within moments is part of the same run.
+            (Mode::UntilIdle, Some(wait)) if wait <= StdDuration::from_secs(2) => Some(wait.max(StdDuration::from_millis(50))),
+            (Mode::UntilIdle, _) => None,
+            (Mode::Forever, Some(wait)) => Some(wait.clamp(StdDuration::from_millis(200), StdDuration::from_secs(1))),
+            (Mode::Forever, None) => Some(StdDuration::from_secs(1)),
+        })
+    }
+
+    /// Sends a batch with bounded concurrency while a recorder writes outcomes as they arrive, a
+    /// transaction for whatever has come in meanwhile. Sent-but-unrecorded messages — the ones a
+    /// crash would send again — stay within the channel's small capacity.
+    async fn send_and_record(&self, batch: Vec<Claimed>) -> Result<(RunReport, Option<String>), EngineError> {
+        let concurrency = self.app.config.delivery.concurrency.max(1) as usize;
+        let (tx, mut rx) = mpsc::channel::<(Claimed, Outcome)>(concurrency);
+        let store = self.app.store.clone();
+        let owner = self.instance.clone();
+        let recorder = tokio::spawn(async move {
+            let (mut report, mut down) = (RunReport::default(), None);
+            while let Some(first) = rx.recv().await {
+                let mut chunk = vec![first];
+                while let Ok(next) = rx.try_recv() {
+                    chunk.push(next);
+                }
+                tally(&mut report, &chunk);
+                down = down.or_else(|| chunk.iter().find_map(|(_, o)| if let Outcome::Requeue { error, .. } = o { Some(error.clone()) } else { None }));
+                store.record_outcomes(&owner, &chunk).await?;
+            }
+            Ok::<_, StoreError>((report, down))
+        });
+        stream::iter(batch)
+            .map(|d| async move {
+                let outcome = self.deliver_one(&d).await;
+                (d, outcome)
+            })
+            .buffer_unordered(concurrency)
+            .for_each(|item| {
+                let tx = tx.clone();
+                async move {
+                    // The recorder only stops early on a database error, reported below.
+                    let _ = tx.send(item).await;
+                }
+            })
+            .await;
+        drop(tx);
+        let recorded = recorder.await.map_err(|e| EngineError::Message { issue: 0, message: format!("the recorder stopped: {e}") })?;
+        Ok(recorded?)
+    }
+
+    async fn deliver_one(&self, d: &Claimed) -> Outcome {
+        let (Some(subscriber_id), Some(email)) = (d.subscriber_id, d.email.as_deref()) else {
+            return Outcome::Skipped { why: "the subscriber was erased" };
+        };
+        if d.subscriber_status.as_deref() != Some("active") {
+            return Outcome::Skipped { why: "the subscriber may no longer be mailed (bounced or complained)" };
+        }
+        if d.subscription_status.as_deref() != Some("confirmed") {
+            return Outcome::Skipped { why: "the subscriber left the list after the send was queued" };
+        }
+        let Ok(address) = EmailAddress::parse(email) else {
+            return Outcome::Failed { code: None, error: "the stored address no longer parses".into() };
+        };
+        let name = SubscriberName::parse(d.name.as_deref().unwrap_or_default()).unwrap_or_default();
+        let factory = match self.factory(d.issue_id).await {
+            Ok(f) => f,
+            Err(e) => return Outcome::Failed { code: None, error: e.to_string() },
+        };
+        let message = match factory.message(&Recipient { subscriber_id, email: &address, name: &name }, Utc::now(), false) {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed { code: None, error: e.to_string() },
+        };
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        match self.transport.send(&message).await {
+            Ok(()) => Outcome::Sent,
+            Err(error) => {
+                if !matches!(error, SendError::Connection { .. }) {
+                    tracing::debug!(issue = d.issue_id, delivery = d.id, error = error.message(), "send failed");
+                }
+                let config = &self.app.config.delivery;
+                after_failure(&error, d.attempts, i64::from(config.max_attempts), config.retry_base_secs, Utc::now())
+            }
+        }
+    }
+
+    /// The issue's message factory, built once per issue per process.
+    async fn factory(&self, issue_id: i64) -> Result<Arc<MessageFactory>, EngineError> {
+        let mut factories = self.factories.lock().await;
+        if let Some(f) = factories.get(&issue_id) {
+            return Ok(f.clone());
+        }
+        let issue = self.app.store.issue_by_id(issue_id).await?;
+        let factory = crate::publishing::factory(&self.app, &issue).map_err(|e| EngineError::Message { issue: issue_id, message: e.to_string() })?;
+        let factory = Arc::new(factory);
+        factories.insert(issue_id, factory.clone());
+        Ok(factory)
+    }
+}
+
+fn merge(total: &mut RunReport, batch: &RunReport) {
+    total.sent += batch.sent;
+    total.retried += batch.retried;
+    total.failed += batch.failed;
+    total.bounced += batch.bounced;
+    total.skipped += batch.skipped;
+}
+
+fn tally(report: &mut RunReport, outcomes: &[(Claimed, Outcome)]) {
+    for (_, outcome) in outcomes {
+        match outcome {
+            Outcome::Sent => report.sent += 1,
+            Outcome::Retry { .. } | Outcome::Requeue { .. } => report.retried += 1,
+            Outcome::Failed { .. } => report.failed += 1,
+            Outcome::Rejected { hard: true, .. } => report.bounced += 1,
+            Outcome::Rejected { .. } => report.failed += 1,
+            Outcome::Skipped { .. } => report.skipped += 1,
+        }
+    }
+}
+
+/// Whether a process of this host still runs (Linux: it has a /proc entry).
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}

@@ -1,0 +1,89 @@
+//! What to do after a send: the retry schedule, and a first reading of a relay's refusal.
+//! (The bounce classifier of the bounce module refines the reading; this one only has to tell
+//! a bad address from a refused message.)
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::transport::SendError;
+use crate::store::Outcome;
+
+const MAX_BACKOFF_SECS: i64 = 6 * 3600;
+
+/// The outcome of a failed send, given which attempt this was.
+pub fn after_failure(error: &SendError, attempts: i64, max_attempts: i64, retry_base_secs: u64, now: DateTime<Utc>) -> Outcome {
+    match error {
+        SendError::Permanent { code, message } => {
+            let (hard, reason) = read_refusal(*code, message);
+            Outcome::Rejected { code: *code, error: message.clone(), hard, reason }
+        }
+        SendError::Transient { code, message } if attempts >= max_attempts => Outcome::Failed { code: *code, error: format!("gave up after {attempts} attempts: {message}") },
+        SendError::Transient { code, message } => Outcome::Retry { at: now + backoff(attempts, retry_base_secs), code: *code, error: message.clone() },
+        SendError::Connection { message } => Outcome::Requeue { at: now, error: message.clone() },
+    }
+}
+
+/// `base · 2^(attempt-1)`, times a random factor in [0.5, 1.5) so retries do not arrive in waves.
+pub fn backoff(attempt: i64, base_secs: u64) -> Duration {
+    let exp = (attempt - 1).clamp(0, 20) as u32;
+    let secs = (base_secs as i64).saturating_mul(1i64 << exp).min(MAX_BACKOFF_SECS);
+    let mut byte = [0u8; 1];
+    let _ = getrandom::getrandom(&mut byte);
+    let factor = 0.5 + f64::from(byte[0]) / 256.0;
+    Duration::milliseconds((secs as f64 * 1000.0 * factor) as i64)
+}
+
+/// Whether a 5xx says the address is bad (hard) or our message was refused (soft, "blocked"),
+/// and why. Only the address's own faults are hard: a receiver blocking us is not the reader's.
+pub fn read_refusal(code: Option<u16>, message: &str) -> (bool, &'static str) {
+    let m = message.to_ascii_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    if has(&["5.1.1", "5.1.10", "user unknown", "no such user", "unknown user", "mailbox unavailable", "does not exist", "recipient address rejected: user"]) {
+        (true, "user_unknown")
+    } else if has(&["5.1.2", "host unknown", "domain not found", "no mx", "null mx"]) {
+        (true, "domain_unknown")
+    } else if has(&["5.1.6", "moved"]) {
+        (true, "moved")
+    } else if code == Some(552) || has(&["5.3.4", "too large", "size limit"]) {
+        (false, "message_too_large")
+    } else if has(&["5.2.2", "mailbox full", "quota"]) {
+        (false, "mailbox_full")
+    } else if has(&["5.7.", "spam", "policy", "blocked", "blacklist", "blocklist", "reputation", "relay", "authentication", "ptr", "dmarc", "spf", "dkim"]) {
+        (false, "blocked")
+    } else {
+        (false, "other")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        for attempt in 1..6 {
+            let b = backoff(attempt, 60).num_milliseconds();
+            let nominal = 60_000 * (1 << (attempt - 1));
+            assert!(b >= nominal / 2 && b < nominal * 3 / 2, "attempt {attempt}: {b}");
+        }
+        assert!(backoff(40, 60) <= Duration::seconds(MAX_BACKOFF_SECS * 3 / 2));
+    }
+
+    #[test]
+    fn refusals_of_the_address_are_hard_and_of_the_message_soft() {
+        assert_eq!(read_refusal(Some(550), "550 5.1.1 <x@example.com>: Recipient address rejected: User unknown"), (true, "user_unknown"));
+        assert_eq!(read_refusal(Some(550), "550 5.7.1 Message rejected as spam"), (false, "blocked"));
+        assert_eq!(read_refusal(Some(554), "554 5.7.1 Service unavailable; client host blocked using zen.spamhaus.org"), (false, "blocked"));
+        assert_eq!(read_refusal(Some(552), "552 5.3.4 Message size exceeds fixed limit"), (false, "message_too_large"));
+        assert_eq!(read_refusal(Some(550), "550 something else"), (false, "other"));
+    }
+
+    #[test]
+    fn transient_failures_retry_until_the_last_attempt() {
+        let now = Utc::now();
+        let e = SendError::Transient { code: Some(451), message: "451 try later".into() };
+        assert!(matches!(after_failure(&e, 1, 3, 60, now), Outcome::Retry { .. }));
+        assert!(matches!(after_failure(&e, 3, 3, 60, now), Outcome::Failed { .. }));
+        let down = SendError::Connection { message: "refused".into() };
+        assert!(matches!(after_failure(&down, 3, 3, 60, now), Outcome::Requeue { .. }), "a down relay burns no attempts");
+    }
+}

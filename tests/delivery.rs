@@ -1,0 +1,308 @@
+//! The delivery engine against real SMTP servers on 127.0.0.1: Postfix's smtp-sink, and a
+//! server of our own that refuses recipients as a test tells it to.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use support::Tidings;
+use support::smtp::{Sink, TestSmtp, free_port};
+
+const ISSUE: &str = "+++
+list = \"news\"
+slug = \"2026-11\"
+title = \"科技通讯 2026 年第 11 期\"
+subtitle = \"Tech Newsletter, November 2026\"
+date = 2026-11-20
+language = \"zh-CN\"
++++
+
+## 聚焦
+
+◇ 一条新闻。(来源：测试)
+";
+
+/// A list `news` with `n` confirmed subscribers `reader{i}@example.com`, an issue `2026-11`,
+/// and SMTP pointed at `port`.
+fn newsletter(n: usize, port: u16) -> Tidings {
+    let mut t = Tidings::new().with_list("news");
+    t.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
+    t.set_env("TIDINGS_SMTP__PORT", &port.to_string());
+    t.set_env("TIDINGS_SMTP__TIMEOUT_SECS", "10");
+    t.set_env("TIDINGS_DELIVERY__RETRY_BASE_SECS", "1");
+    t.set_env("TIDINGS_SECURITY__SECRET_KEY", "delivery-test-key");
+    let mut csv = String::from("email,name\n");
+    for i in 0..n {
+        csv.push_str(&format!("reader{i}@example.com,读者 {i}\n"));
+    }
+    let file = t.write("readers.csv", csv);
+    t.ok(&["subscriber", "import", &file, "--list", "news", "--confirmed"]);
+    let issue = t.write("2026-11.md", ISSUE);
+    t.ok(&["issue", "add", &issue]);
+    t
+}
+
+fn readers(n: usize) -> Vec<String> {
+    let mut all: Vec<String> = (0..n).map(|i| format!("reader{i}@example.com")).collect();
+    all.sort();
+    all
+}
+
+fn status(t: &Tidings) -> serde_json::Value {
+    t.json(&["issue", "status", "2026-11"])
+}
+
+fn count(t: &Tidings, state: &str) -> i64 {
+    status(t)["deliveries"][state].as_i64().unwrap()
+}
+
+/// The envelope recipients the sink got, each once per message, sorted.
+fn received(sink: &Sink) -> Vec<String> {
+    let mut r = sink.recipients();
+    r.sort();
+    r
+}
+
+fn tally(recipients: &[String]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for r in recipients {
+        *m.entry(r.clone()).or_default() += 1;
+    }
+    m
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn_deliver(t: &Tidings) -> Child {
+    t.command(&["deliver", "--until-idle"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+#[test]
+fn every_confirmed_subscriber_gets_exactly_one_message_and_the_send_finishes() {
+    let sink = Sink::start(&[]);
+    let t = newsletter(150, sink.port);
+    // Pending and unsubscribed people are not part of the audience.
+    t.ok(&["subscriber", "add", "pending@example.com", "--list", "news"]);
+    t.ok(&["subscriber", "add", "left@example.com", "--list", "news", "--confirmed"]);
+    t.ok(&["unsubscribe", "left@example.com"]);
+
+    let queued = t.json(&["issue", "send", "2026-11"]);
+    assert_eq!(queued["detail"]["recipients"], 150);
+    let report = t.json(&["deliver", "--until-idle"]);
+    assert_eq!(report["sent"], 150, "{report}");
+
+    assert_eq!(received(&sink), readers(150));
+    let s = status(&t);
+    assert_eq!(s["status"], "sent", "{s}");
+    assert_eq!(s["deliveries"]["sent"], 150);
+    assert_eq!(s["deliveries"]["queued"], 0);
+
+    // Nothing is left to do, and nothing is sent twice.
+    let again = t.json(&["deliver", "--until-idle"]);
+    assert_eq!(again["sent"], 0);
+    assert_eq!(sink.recipients().len(), 150);
+    let refused = t.fails(&["issue", "send", "2026-11"], 2);
+    assert!(refused.contains("2026-11"), "{refused}");
+}
+
+#[test]
+fn each_message_carries_a_verp_sender_and_the_list_headers() {
+    let sink = Sink::start(&[]);
+    let t = newsletter(3, sink.port);
+    t.ok(&["issue", "send", "2026-11"]);
+    t.ok(&["deliver", "--until-idle"]);
+    let dump = sink.dump();
+    let senders: Vec<&str> = dump.lines().filter_map(|l| l.strip_prefix("X-Mail-Args: <")).collect();
+    assert_eq!(senders.len(), 3, "{dump}");
+    for s in &senders {
+        assert!(s.starts_with("bounces+s") && s.contains("@bounces.localhost.localdomain>"), "VERP sender: {s}");
+    }
+    assert_eq!(senders.iter().collect::<std::collections::HashSet<_>>().len(), 3, "one VERP address per recipient");
+    for header in ["List-Unsubscribe-Post: List-Unsubscribe=One-Click", "List-Id: ", "Message-ID: <", "Subject: =?utf-8?", "Precedence: bulk"] {
+        assert_eq!(dump.matches(header).count(), 3, "{header} in each message");
+    }
+    assert!(dump.contains("To: =?utf-8?"), "the CJK name is encoded in To");
+}
+
+#[test]
+fn someone_who_leaves_after_the_send_is_queued_is_skipped() {
+    let sink = Sink::start(&[]);
+    let t = newsletter(5, sink.port);
+    t.ok(&["issue", "send", "2026-11"]);
+    t.ok(&["unsubscribe", "reader3@example.com"]);
+    t.ok(&["subscriber", "erase", "reader4@example.com"]);
+    t.ok(&["deliver", "--until-idle"]);
+    assert_eq!(received(&sink), readers(3));
+    let s = status(&t);
+    assert_eq!((s["deliveries"]["sent"].as_i64(), s["deliveries"]["skipped"].as_i64()), (Some(3), Some(2)), "{s}");
+    assert_eq!(s["status"], "sent");
+}
+
+#[test]
+fn temporary_refusals_are_retried_and_permanent_ones_recorded_as_bounces() {
+    let server = TestSmtp::start(|rcpt, attempt| match rcpt {
+        "reader0@example.com" if attempt == 1 => Some("451 4.7.1 greylisted, try again".into()),
+        "reader1@example.com" => Some("550 5.1.1 <reader1@example.com>: Recipient address rejected: User unknown".into()),
+        "reader2@example.com" => Some("554 5.7.1 Message rejected as spam by content filter".into()),
+        "reader3@example.com" => Some("450 4.2.0 mailbox busy".into()),
+        _ => None,
+    });
+    let mut t = newsletter(6, server.port);
+    t.set_env("TIDINGS_DELIVERY__MAX_ATTEMPTS", "2");
+    t.ok(&["issue", "send", "2026-11"]);
+    t.ok(&["deliver", "--until-idle"]);
+
+    let mut delivered: Vec<String> = server.delivered().into_iter().map(|(_, rcpt, _)| rcpt).collect();
+    delivered.sort();
+    assert_eq!(delivered, ["reader0@example.com", "reader4@example.com", "reader5@example.com"]);
+    assert_eq!(server.attempts("reader0@example.com"), 2, "greylisted once, then accepted");
+    assert_eq!(server.attempts("reader1@example.com"), 1, "a 5xx is not retried");
+    assert_eq!(server.attempts("reader3@example.com"), 2, "retried up to max_attempts");
+
+    let s = status(&t);
+    let d = &s["deliveries"];
+    assert_eq!((d["sent"].as_i64(), d["bounced"].as_i64(), d["failed"].as_i64()), (Some(3), Some(1), Some(2)), "{s}");
+    assert_eq!(s["status"], "sent");
+    let errors = s["top_errors"].to_string();
+    assert!(errors.contains("User unknown") && errors.contains("gave up after 2 attempts"), "{errors}");
+
+    // The 550 is in the unknown reader's record as a hard bounce; the spam block is soft, blamed
+    // on our message rather than the reader.
+    let unknown = t.json(&["subscriber", "show", "reader1@example.com"]);
+    let bounce = &unknown["bounces"][0];
+    assert_eq!((bounce["kind"].as_str(), bounce["reason"].as_str(), bounce["source"].as_str()), (Some("hard"), Some("user_unknown"), Some("smtp")), "{unknown}");
+    let blocked = t.json(&["subscriber", "show", "reader2@example.com"]);
+    assert_eq!((blocked["bounces"][0]["kind"].as_str(), blocked["bounces"][0]["reason"].as_str()), (Some("soft"), Some("blocked")), "{blocked}");
+    assert_eq!(blocked["status"], "active", "a receiver blocking us does not drop the reader");
+}
+
+#[test]
+fn a_relay_that_is_down_spends_no_attempts_and_the_send_completes_once_it_is_back() {
+    let port = free_port();
+    let t = newsletter(20, port);
+    t.ok(&["issue", "send", "2026-11"]);
+    let stderr = t.fails(&["deliver", "--until-idle"], 1);
+    assert!(stderr.contains("unreachable"), "{stderr}");
+    assert_eq!(count(&t, "queued"), 20, "every delivery is still queued");
+    let attempts = std::process::Command::new("sqlite3").arg(t.db_path()).arg("SELECT MAX(attempts) FROM deliveries").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&attempts.stdout).trim(), "0", "a relay outage costs no recipient an attempt");
+
+    let sink = Sink::start_on(port, &[]);
+    t.ok(&["deliver", "--until-idle"]);
+    assert_eq!(received(&sink), readers(20));
+    assert_eq!(status(&t)["status"], "sent");
+}
+
+#[test]
+fn after_kill_9_mid_send_a_new_process_resumes_at_once_and_loses_no_one() {
+    // The sink waits a second before answering each DATA, so the send is still running when killed.
+    let sink = Sink::start(&["-w", "1"]);
+    let mut t = newsletter(60, sink.port);
+    t.set_env("TIDINGS_DELIVERY__CONCURRENCY", "4");
+    t.set_env("TIDINGS_SMTP__POOL_SIZE", "4");
+    t.ok(&["issue", "send", "2026-11"]);
+    let mut first = spawn_deliver(&t);
+    wait_for("a few messages", Duration::from_secs(30), || sink.recipients().len() >= 8);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let before = sink.recipients().len();
+    assert!(before < 60, "the send was interrupted midway");
+    assert!(count(&t, "sending") > 0 || count(&t, "queued") > 0);
+
+    let started = Instant::now();
+    t.ok(&["deliver", "--until-idle"]);
+    // Reclaiming a dead process's claims must not wait for its leases (2 minutes) to run out.
+    assert!(started.elapsed() < Duration::from_secs(60), "resumed at once");
+    let got = tally(&sink.recipients());
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), readers(60), "every reader got the issue");
+    let repeated: usize = got.values().map(|n| n - 1).sum();
+    assert!(repeated <= 8, "only messages in flight at the kill are repeated, here {repeated}");
+    let s = status(&t);
+    assert_eq!((s["status"].as_str(), s["deliveries"]["sent"].as_i64()), (Some("sent"), Some(60)), "{s}");
+}
+
+#[test]
+fn pause_stops_the_send_and_resume_finishes_it_without_doubles() {
+    let sink = Sink::start(&["-w", "1"]);
+    let mut t = newsletter(40, sink.port);
+    t.set_env("TIDINGS_DELIVERY__CONCURRENCY", "4");
+    t.ok(&["issue", "send", "2026-11"]);
+    let mut worker = spawn_deliver(&t);
+    wait_for("a few messages", Duration::from_secs(30), || sink.recipients().len() >= 4);
+    t.ok(&["issue", "pause", "2026-11"]);
+    // The worker finishes what it holds, then finds nothing due and stops.
+    assert!(worker.wait().unwrap().success());
+    let paused = sink.recipients().len();
+    assert!(paused < 40, "the pause took effect midway ({paused} sent)");
+    assert_eq!(status(&t)["status"], "paused");
+    t.ok(&["deliver", "--until-idle"]);
+    assert_eq!(sink.recipients().len(), paused, "nothing is sent while paused");
+
+    t.fails(&["issue", "pause", "2026-11"], 2);
+    t.ok(&["issue", "resume", "2026-11"]);
+    t.ok(&["deliver", "--until-idle"]);
+    assert_eq!(received(&sink), readers(40), "each reader exactly once across pause and resume");
+    assert_eq!(status(&t)["status"], "sent");
+}
+
+#[test]
+fn cancel_skips_what_is_left() {
+    let sink = Sink::start(&[]);
+    let t = newsletter(10, sink.port);
+    t.ok(&["issue", "send", "2026-11"]);
+    t.ok(&["issue", "cancel", "2026-11"]);
+    t.ok(&["deliver", "--until-idle"]);
+    assert!(sink.recipients().is_empty());
+    let s = status(&t);
+    assert_eq!((s["status"].as_str(), s["deliveries"]["skipped"].as_i64()), (Some("cancelled"), Some(10)), "{s}");
+    t.fails(&["issue", "resume", "2026-11"], 2);
+}
+
+#[test]
+fn a_scheduled_send_waits_for_its_time() {
+    let sink = Sink::start(&[]);
+    let t = newsletter(4, sink.port);
+    t.ok(&["issue", "send", "2026-11", "--at", "2099-01-01T08:00:00Z"]);
+    t.ok(&["deliver", "--until-idle"]);
+    assert!(sink.recipients().is_empty(), "not before its time");
+    assert_eq!(status(&t)["status"], "scheduled");
+    // Moving the time into the past makes it due.
+    t.ok(&["issue", "send", "2026-11", "--at", "2020-01-01T08:00:00Z"]);
+    t.ok(&["deliver", "--until-idle"]);
+    assert_eq!(received(&sink), readers(4));
+    let bad = t.fails(&["issue", "send", "2026-11", "--at", "tomorrow"], 2);
+    assert!(bad.contains("--at"), "{bad}");
+}
+
+#[test]
+fn a_test_copy_goes_to_one_address_and_touches_no_list() {
+    let sink = Sink::start(&[]);
+    let t = newsletter(5, sink.port);
+    t.ok(&["issue", "send", "2026-11", "--test", "editor@example.org"]);
+    assert_eq!(received(&sink), ["editor@example.org"]);
+    let s = status(&t);
+    assert_eq!((s["status"].as_str(), s["total"].as_i64()), (Some("draft"), Some(0)), "{s}");
+    t.fails(&["issue", "send", "2026-11", "--test", "not an address"], 2);
+}
+
+#[test]
+fn the_file_transport_writes_one_eml_per_recipient() {
+    let t = newsletter(7, 1);
+    let mut t = t;
+    t.set_env("TIDINGS_SMTP__TRANSPORT", "file");
+    t.ok(&["issue", "send", "2026-11"]);
+    t.ok(&["deliver", "--until-idle"]);
+    let outbox: Vec<_> = std::fs::read_dir(t.path().join("outbox")).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(outbox.len(), 7);
+    assert!(outbox.iter().all(|p| p.extension().is_some_and(|e| e == "eml")));
+    let one = std::fs::read_to_string(&outbox[0]).unwrap();
+    assert!(one.starts_with("Return-Path: <bounces+s"), "{one}");
+}
