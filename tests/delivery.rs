@@ -306,3 +306,26 @@ fn the_file_transport_writes_one_eml_per_recipient() {
     let one = std::fs::read_to_string(&outbox[0]).unwrap();
     assert!(one.starts_with("Return-Path: <bounces+s"), "{one}");
 }
+
+#[test]
+fn a_pending_subscriber_gets_one_confirmation_email_ahead_of_the_issue() {
+    let sink = Sink::start(&[]);
+    let t = newsletter(2, sink.port);
+    t.ok(&["subscriber", "add", "new@example.com", "--list", "news", "--name", "新读者"]);
+    t.ok(&["issue", "send", "2026-11"]);
+    let report = t.json(&["deliver", "--until-idle"]);
+    assert_eq!((report["confirmations_sent"].as_i64(), report["sent"].as_i64()), (Some(1), Some(2)), "{report}");
+    let order = sink.recipients();
+    assert_eq!(order[0], "new@example.com", "the confirmation goes first: {order:?}");
+    let dump = sink.dump();
+    assert!(dump.contains("Auto-Submitted: auto-generated"), "{dump}");
+    assert!(dump.contains("/confirm/"), "the confirm link is in the message");
+    assert_eq!(t.json(&["subscriber", "show", "new@example.com"])["subscriptions"][0]["status"], "pending", "sending the email confirms nothing");
+
+    // Asking again at once does not send another one (no inbox bombing through the form).
+    t.ok(&["subscriber", "add", "new@example.com", "--list", "news"]);
+    assert_eq!(t.json(&["deliver", "--until-idle"])["confirmations_sent"], 0);
+    // Confirmed by staff: nothing more to send.
+    t.ok(&["subscriber", "add", "new@example.com", "--list", "news", "--confirmed"]);
+    assert_eq!(sink.recipients().iter().filter(|r| *r == "new@example.com").count(), 1);
+}

@@ -98,14 +98,14 @@ async fn add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     if ctx.json {
         return output::json(&serde_json::json!({"email": email.as_str(), "list": list.slug, "outcome": outcome}));
     }
-    let pending_note = "pending until they confirm from the email";
+    let pending_note = "pending until they confirm from the email (`tidings serve` or `tidings deliver --until-idle` sends it)";
     let said = match outcome {
         AddOutcome::Added(SubscriptionStatus::Confirmed) => "added, confirmed".to_string(),
         AddOutcome::Added(_) => format!("added, {pending_note}"),
         AddOutcome::Confirmed => "confirmed (was pending)".to_string(),
         AddOutcome::Resubscribed(SubscriptionStatus::Confirmed) => "subscribed again, confirmed".to_string(),
         AddOutcome::Resubscribed(_) => format!("subscribed again, {pending_note}"),
-        AddOutcome::Unchanged(SubscriptionStatus::Pending) => format!("already {pending_note}; the confirmation will be sent again"),
+        AddOutcome::Unchanged(SubscriptionStatus::Pending) => format!("already {pending_note}; a new confirmation email goes out if the last one is over 15 minutes old"),
         AddOutcome::Unchanged(status) => format!("already {status}"),
     };
     println!("{email} on {}: {said}", list.slug);

@@ -17,12 +17,13 @@ use futures_util::stream::{self, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Mutex, mpsc, watch};
 
-use super::message::{MessageFactory, Recipient};
+use super::confirmation::confirmation_message;
+use super::message::{MessageFactory, Outgoing, Recipient};
 use super::policy::after_failure;
 use super::transport::{SendError, Transport, TransportError};
 use crate::app::App;
 use crate::domain::{EmailAddress, SubscriberName};
-use crate::store::{Actor, Claimed, Outcome, StoreError};
+use crate::store::{Actor, Claimed, Outcome, PendingConfirmation, StoreError};
 
 /// How long a claim is good for without a heartbeat extending it.
 const LEASE_SECS: i64 = 120;
@@ -60,6 +61,7 @@ pub struct RunReport {
     pub issues_queued: u64,
     pub issues_finished: u64,
     pub reclaimed: u64,
+    pub confirmations_sent: u64,
 }
 
 pub struct Engine {
@@ -97,8 +99,19 @@ impl Engine {
                 last_beat = tokio::time::Instant::now();
             }
             report.issues_queued += self.queue_due_issues().await?;
+            // Confirmations first: someone is waiting for that email now.
+            let (confirmations, down) = self.send_confirmations().await?;
+            report.confirmations_sent += confirmations;
+            if let Some(error) = down {
+                relay_down += 1;
+                self.back_off(mode, relay_down, error, &mut stop).await?;
+                continue;
+            }
             let lease_until = Utc::now() + Duration::seconds(LEASE_SECS);
             let batch = self.app.store.claim_deliveries(&self.instance, self.batch_size(), lease_until).await?;
+            if batch.is_empty() && confirmations > 0 {
+                continue;
+            }
             if batch.is_empty() {
                 report.issues_finished += self.app.store.finish_issues().await?.len() as u64;
                 match self.idle_wait(mode).await? {
@@ -115,12 +128,9 @@ impl Engine {
                 None => relay_down = 0,
                 Some(error) => {
                     relay_down += 1;
-                    if mode == Mode::UntilIdle && relay_down >= RELAY_DOWN_GIVE_UP {
-                        break Err(EngineError::RelayDown(error));
+                    if let Err(e) = self.back_off(mode, relay_down, error, &mut stop).await {
+                        break Err(e);
                     }
-                    let wait = StdDuration::from_secs(1 << relay_down.min(6));
-                    tracing::warn!(%error, wait_secs = wait.as_secs(), "mail relay unreachable; backing off");
-                    let _ = tokio::time::timeout(wait, stop.changed()).await;
                 }
             }
         };
@@ -128,6 +138,70 @@ impl Engine {
         self.transport.shutdown().await;
         tracing::info!(sent = report.sent, failed = report.failed, bounced = report.bounced, skipped = report.skipped, "delivery stopped");
         result.map(|_| report)
+    }
+
+    /// Waits out a relay outage (1, 2, 4 … 64 s), or gives up when running until idle.
+    async fn back_off(&self, mode: Mode, times: u32, error: String, stop: &mut watch::Receiver<bool>) -> Result<(), EngineError> {
+        if mode == Mode::UntilIdle && times >= RELAY_DOWN_GIVE_UP {
+            return Err(EngineError::RelayDown(error));
+        }
+        let wait = StdDuration::from_secs(1 << times.min(6));
+        tracing::warn!(%error, wait_secs = wait.as_secs(), "mail relay unreachable; backing off");
+        let _ = tokio::time::timeout(wait, stop.changed()).await;
+        Ok(())
+    }
+
+    /// Sends due confirmation emails; returns how many went out, and the relay's error if it
+    /// could not be reached.
+    async fn send_confirmations(&self) -> Result<(u64, Option<String>), EngineError> {
+        let lease_until = Utc::now() + Duration::seconds(LEASE_SECS);
+        let due = self.app.store.claim_confirmations(self.batch_size(), lease_until).await?;
+        if due.is_empty() {
+            return Ok((0, None));
+        }
+        let concurrency = self.app.config.delivery.concurrency.max(1) as usize;
+        let outcomes: Vec<_> = stream::iter(due).map(|c| async move { let o = self.confirm_one(&c).await; (c, o) }).buffer_unordered(concurrency).collect().await;
+        let (mut sent, mut down) = (0, None);
+        for (c, outcome) in &outcomes {
+            match outcome {
+                Outcome::Sent => sent += 1,
+                Outcome::Requeue { error, .. } => down = Some(error.clone()),
+                _ => {}
+            }
+            self.app.store.record_confirmation(c, outcome).await?;
+        }
+        if sent > 0 {
+            tracing::info!(sent, "confirmation emails sent");
+        }
+        Ok((sent, down))
+    }
+
+    async fn confirm_one(&self, c: &PendingConfirmation) -> Outcome {
+        if c.subscriber_status != "active" {
+            return Outcome::Skipped { why: "the address may no longer be mailed" };
+        }
+        let message = match confirmation_message(&self.app, c, Utc::now()) {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed { code: None, error: e.to_string() },
+        };
+        self.send_message(&message, c.attempts).await
+    }
+
+    /// Sends one message within the rate limit and reads a failure by the retry policy.
+    async fn send_message(&self, message: &Outgoing, attempts: i64) -> Outcome {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        match self.transport.send(message).await {
+            Ok(()) => Outcome::Sent,
+            Err(error) => {
+                if !matches!(error, SendError::Connection { .. }) {
+                    tracing::debug!(error = error.message(), "send failed");
+                }
+                let config = &self.app.config.delivery;
+                after_failure(&error, attempts, i64::from(config.max_attempts), config.retry_base_secs, Utc::now())
+            }
+        }
     }
 
     fn batch_size(&self) -> i64 {
@@ -230,19 +304,7 @@ impl Engine {
             Ok(m) => m,
             Err(e) => return Outcome::Failed { code: None, error: e.to_string() },
         };
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
-        }
-        match self.transport.send(&message).await {
-            Ok(()) => Outcome::Sent,
-            Err(error) => {
-                if !matches!(error, SendError::Connection { .. }) {
-                    tracing::debug!(issue = d.issue_id, delivery = d.id, error = error.message(), "send failed");
-                }
-                let config = &self.app.config.delivery;
-                after_failure(&error, d.attempts, i64::from(config.max_attempts), config.retry_base_secs, Utc::now())
-            }
-        }
+        self.send_message(&message, d.attempts).await
     }
 
     /// The issue's message factory, built once per issue per process.

@@ -1,6 +1,7 @@
 //! Delivery: turning a rendered issue into one message per recipient, and (later) the queue,
 //! workers and transports that hand them to the relay.
 
+pub mod confirmation;
 pub mod engine;
 pub mod message;
 mod policy;

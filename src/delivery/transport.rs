@@ -2,6 +2,7 @@
 //! Never straight to recipients' MX hosts: a relay is what lets Tidings scale past one box.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::address::{Address, Envelope};
@@ -9,6 +10,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::Semaphore;
 
 use super::message::Outgoing;
 use crate::config::{SmtpConfig, TlsMode, TransportKind};
@@ -38,7 +40,9 @@ pub struct TransportError(String);
 
 #[derive(Clone)]
 pub enum Transport {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// The semaphore holds sends to `pool_size` connections: lettre's pool caps only idle ones,
+    /// and a relay should not see more connections than it was promised.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>, Arc<Semaphore>),
     File(PathBuf),
 }
 
@@ -60,15 +64,16 @@ impl Transport {
                 if !smtp.username.is_empty() {
                     builder = builder.credentials(Credentials::new(smtp.username.clone(), smtp.password.expose().to_string()));
                 }
-                Ok(Self::Smtp(builder.build()))
+                Ok(Self::Smtp(builder.build(), Arc::new(Semaphore::new(smtp.pool_size.max(1) as usize))))
             }
         }
     }
 
     pub async fn send(&self, message: &Outgoing) -> Result<(), SendError> {
         match self {
-            Self::Smtp(smtp) => {
+            Self::Smtp(smtp, connections) => {
                 let envelope = envelope(message)?;
+                let _connection = connections.acquire().await.map_err(|_| SendError::Connection { message: "the transport is shut down".into() })?;
                 smtp.send_raw(&envelope, &message.bytes).await.map(|_| ()).map_err(classify)
             }
             Self::File(dir) => write_to_outbox(dir, message).await,
@@ -76,7 +81,7 @@ impl Transport {
     }
 
     pub async fn shutdown(&self) {
-        if let Self::Smtp(smtp) = self {
+        if let Self::Smtp(smtp, _) = self {
             smtp.shutdown().await;
         }
     }

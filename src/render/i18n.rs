@@ -86,4 +86,27 @@ impl Strings {
     pub fn page_of(&self, page: i64, pages: i64) -> String {
         if self.chinese { format!("第 {page} / {pages} 页") } else { format!("Page {page} of {pages}") }
     }
+
+    pub fn confirm_subject(&self, list: &str) -> String {
+        if self.chinese { format!("请确认订阅《{list}》") } else { format!("Confirm your subscription to {list}") }
+    }
+
+    /// The confirmation email's paragraphs before and after its button.
+    pub fn confirm_text(&self, list: &str, email: &str) -> (String, &'static str) {
+        if self.chinese {
+            (
+                format!("有人（希望是您）用 {email} 订阅了《{list}》。请点击下面的按钮确认，确认之后才会收到邮件。"),
+                "如果这不是您本人的操作，请忽略这封邮件：不确认就不会再收到我们的邮件。链接 7 天内有效。",
+            )
+        } else {
+            (
+                format!("Someone, hopefully you, asked for {email} to receive {list}. Please confirm with the button below; nothing is sent until you do."),
+                "If this was not you, ignore this email: without a confirmation you will get nothing more from us. The link works for 7 days.",
+            )
+        }
+    }
+
+    pub fn confirm_button(&self) -> &'static str {
+        if self.chinese { "确认订阅" } else { "Confirm my subscription" }
+    }
 }

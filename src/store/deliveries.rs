@@ -208,7 +208,9 @@ impl Store {
             if changed == 1
                 && let Outcome::Rejected { code, error, hard, reason } = outcome
             {
-                record_smtp_bounce(&mut tx, d, *code, error, *hard, reason, now).await?;
+                if let (Some(subscriber_id), Some(email)) = (d.subscriber_id, d.email.as_deref()) {
+                    record_smtp_bounce(&mut tx, subscriber_id, Some(d.issue_id), email, *code, error, *hard, reason, now).await?;
+                }
             }
         }
         tx.commit().await?;
@@ -278,14 +280,25 @@ impl Store {
 }
 
 /// A 5xx at send time is evidence about the address: it goes in the bounce log with the issue.
-async fn record_smtp_bounce(conn: &mut sqlx::SqliteConnection, d: &Claimed, code: Option<u16>, error: &str, hard: bool, reason: &str, now: DateTime<Utc>) -> Result<()> {
-    let domain = d.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, dom)| dom.to_string());
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn record_smtp_bounce(
+    conn: &mut sqlx::SqliteConnection,
+    subscriber_id: i64,
+    issue_id: Option<i64>,
+    email: &str,
+    code: Option<u16>,
+    error: &str,
+    hard: bool,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let domain = email.rsplit_once('@').map(|(_, dom)| dom.to_string());
     sqlx::query(
         "INSERT INTO bounces (subscriber_id, issue_id, kind, reason, source, status_code, action, diagnostic, receiving_domain, received_at)
          VALUES ($1, $2, $3, $4, 'smtp', $5, 'failed', $6, $7, $8)",
     )
-    .bind(d.subscriber_id)
-    .bind(d.issue_id)
+    .bind(subscriber_id)
+    .bind(issue_id)
     .bind(if hard { "hard" } else { "soft" })
     .bind(reason)
     .bind(code.map(|c| c.to_string()))
@@ -294,5 +307,6 @@ async fn record_smtp_bounce(conn: &mut sqlx::SqliteConnection, d: &Claimed, code
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    append(conn, NewEvent { kind: "bounce.recorded", actor: &Actor("delivery".into()), subscriber_id: d.subscriber_id, list_id: None, issue_id: Some(d.issue_id), detail: json!({"source": "smtp", "hard": hard, "reason": reason, "code": code}) }, now).await
+    let detail = json!({"source": "smtp", "hard": hard, "reason": reason, "code": code});
+    append(conn, NewEvent { kind: "bounce.recorded", actor: &Actor("delivery".into()), subscriber_id: Some(subscriber_id), list_id: None, issue_id, detail }, now).await
 }

@@ -5,6 +5,7 @@
 //! `RETURNING`); what is SQLite-only (`json_each`, `json_patch`, pragmas) is marked so a
 //! PostgreSQL backend knows what to replace.
 
+mod confirmations;
 mod deliveries;
 mod events;
 mod export;
@@ -23,6 +24,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::domain::{EmailAddress, ListSlug};
 
+pub use confirmations::PendingConfirmation;
 pub use deliveries::{Claimed, DeliveryCounts, Outcome};
 pub use instances::HEARTBEAT_TIMEOUT_SECS;
 pub use events::{Actor, EventRecord, NewEvent};

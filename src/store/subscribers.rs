@@ -308,6 +308,9 @@ impl Store {
     }
 }
 
+/// A pending person who asks again gets a new confirmation email after this long.
+const CONFIRMATION_RESEND_MINUTES: i64 = 15;
+
 async fn write_subscription(conn: &mut SqliteConnection, new: &NewSubscription<'_>, subscriber_id: i64, outcome: AddOutcome, now: DateTime<Utc>) -> Result<()> {
     let status = match outcome {
         AddOutcome::Added(s) | AddOutcome::Resubscribed(s) => s,
@@ -322,11 +325,16 @@ async fn write_subscription(conn: &mut SqliteConnection, new: &NewSubscription<'
             return Ok(());
         }
         AddOutcome::Unchanged(SubscriptionStatus::Pending) => {
-            // Asking again re-sends the confirmation: the engine picks up rows with no sent time.
-            sqlx::query("UPDATE subscriptions SET confirmation_sent_at = NULL, updated_at = $1 WHERE list_id = $2 AND subscriber_id = $3")
+            // Asking again re-sends the confirmation (the engine picks up rows with no sent time),
+            // but not more than once in a while: a form cannot be used to bomb someone's inbox.
+            sqlx::query(
+                "UPDATE subscriptions SET confirmation_sent_at = NULL, confirmation_attempts = 0, updated_at = $1
+                 WHERE list_id = $2 AND subscriber_id = $3 AND confirmation_sent_at < $4",
+            )
                 .bind(now)
                 .bind(new.list_id)
                 .bind(subscriber_id)
+                .bind(now - chrono::Duration::minutes(CONFIRMATION_RESEND_MINUTES))
                 .execute(conn)
                 .await?;
             return Ok(());
@@ -340,7 +348,8 @@ async fn write_subscription(conn: &mut SqliteConnection, new: &NewSubscription<'
          ON CONFLICT (list_id, subscriber_id) DO UPDATE SET
             status = excluded.status, consent_source = excluded.consent_source, consent_ip = excluded.consent_ip,
             consent_user_agent = excluded.consent_user_agent, consent_at = excluded.consent_at,
-            confirmed_at = excluded.confirmed_at, unsubscribed_at = NULL, confirmation_sent_at = NULL, updated_at = excluded.updated_at",
+            confirmed_at = excluded.confirmed_at, unsubscribed_at = NULL, confirmation_sent_at = NULL,
+            confirmation_not_before = NULL, confirmation_attempts = 0, updated_at = excluded.updated_at",
     )
     .bind(new.list_id)
     .bind(subscriber_id)

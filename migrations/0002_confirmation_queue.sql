@@ -1,0 +1,6 @@
+-- Pending subscriptions are the confirmation email's queue (rows with no confirmation_sent_at).
+-- A claim sets confirmation_not_before to the lease's end: no other process takes the row until
+-- then, and a process that dies mid-send leaves it to be sent again once the lease runs out. After
+-- a temporary failure the same column holds the retry time.
+ALTER TABLE subscriptions ADD COLUMN confirmation_not_before TEXT;
+ALTER TABLE subscriptions ADD COLUMN confirmation_attempts INTEGER NOT NULL DEFAULT 0;
