@@ -329,3 +329,42 @@ fn a_pending_subscriber_gets_one_confirmation_email_ahead_of_the_issue() {
     t.ok(&["subscriber", "add", "new@example.com", "--list", "news", "--confirmed"]);
     assert_eq!(sink.recipients().iter().filter(|r| *r == "new@example.com").count(), 1);
 }
+
+#[test]
+fn messages_are_dkim_signed_over_the_unsubscribe_headers_with_rsa_or_ed25519() {
+    for (key, algorithm) in [("rsa", "rsa-sha256"), ("ed25519", "ed25519-sha256")] {
+        let sink = Sink::start(&[]);
+        let mut t = newsletter(1, sink.port);
+        let fixtures = support::repo().join("tests/fixtures/dkim");
+        t.set_env("TIDINGS_DKIM__DOMAIN", "news.example.org");
+        t.set_env("TIDINGS_DKIM__SELECTOR", "t2026");
+        t.set_env("TIDINGS_DKIM__PRIVATE_KEY_PATH", &fixtures.join(format!("{key}.pem")).display().to_string());
+        t.ok(&["subscriber", "add", "new@example.com", "--list", "news"]);
+        t.ok(&["issue", "send", "2026-11"]);
+        t.ok(&["deliver", "--until-idle"]);
+        let dump = sink.dump();
+        assert_eq!(dump.matches("DKIM-Signature:").count(), 2, "the issue and the confirmation are signed");
+
+        // dkimpy verifies what the relay would pass on: the message as `issue render` shows it.
+        let eml = t.run(&["issue", "render", "2026-11", "--format", "eml", "--to", "reader0@example.com"]);
+        assert!(eml.status.success());
+        let file = t.write("signed.eml", &eml.stdout);
+        let report = support::python_check("check_dkim.py", &[&file, &fixtures.join(format!("{key}.txt")).display().to_string()]);
+        assert_eq!(report["valid"], true, "{key}: {report}");
+        assert_eq!(report["tags"]["a"], algorithm);
+        assert_eq!(report["tags"]["d"], "news.example.org");
+        let signed = report["tags"]["h"].as_str().unwrap().to_ascii_lowercase();
+        for h in ["from", "subject", "list-unsubscribe", "list-unsubscribe-post", "list-id"] {
+            assert!(signed.split(':').any(|x| x == h), "{h} is signed: {signed}");
+        }
+    }
+    let t = Tidings::new().with_list("news");
+    let mut t = t;
+    t.set_env("TIDINGS_DKIM__DOMAIN", "news.example.org");
+    t.set_env("TIDINGS_DKIM__SELECTOR", "t2026");
+    t.set_env("TIDINGS_DKIM__PRIVATE_KEY_PATH", "/nonexistent/key.pem");
+    let issue = t.write("i.md", ISSUE);
+    t.ok(&["issue", "add", &issue]);
+    let err = t.fails(&["issue", "render", "2026-11", "--format", "eml"], 2);
+    assert!(err.contains("dkim.private_key_path"), "{err}");
+}

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use super::{CliError, Context, output};
 use crate::app::App;
+use crate::delivery::dkim::Dkim;
 use crate::delivery::engine::{Engine, EngineError, Mode};
 use crate::delivery::message::Recipient;
 use crate::delivery::status::send_status;
@@ -52,6 +53,7 @@ pub struct DeliverArgs {
 fn engine_error(e: EngineError) -> CliError {
     match e {
         EngineError::Store(s) => s.into(),
+        EngineError::Dkim(d) => CliError::usage(d),
         other => CliError::runtime(other),
     }
 }
@@ -88,7 +90,10 @@ async fn send_test(ctx: &Context, app: &App, issue: &crate::store::Issue, addres
         Err(e) => return Err(e.into()),
     };
     let factory = crate::publishing::factory(app, issue).map_err(CliError::usage)?;
-    let message = factory.message(&Recipient { subscriber_id, email: &email, name: &name }, Utc::now(), false).map_err(CliError::usage)?;
+    let mut message = factory.message(&Recipient { subscriber_id, email: &email, name: &name }, Utc::now(), false).map_err(CliError::usage)?;
+    if let Some(dkim) = Dkim::from_config(&app.config.dkim).map_err(CliError::usage)? {
+        dkim.sign(&mut message.bytes).map_err(CliError::runtime)?;
+    }
     let transport = Transport::from_config(&app.config.smtp).map_err(CliError::usage)?;
     let sent = transport.send(&message).await;
     transport.shutdown().await;

@@ -18,6 +18,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Mutex, mpsc, watch};
 
 use super::confirmation::confirmation_message;
+use super::dkim::{Dkim, DkimError};
 use super::message::{MessageFactory, Outgoing, Recipient};
 use super::policy::after_failure;
 use super::transport::{SendError, Transport, TransportError};
@@ -39,6 +40,8 @@ pub enum EngineError {
     Transport(#[from] TransportError),
     #[error("cannot prepare issue {issue}'s messages: {message}")]
     Message { issue: i64, message: String },
+    #[error(transparent)]
+    Dkim(#[from] DkimError),
     #[error("the mail relay is unreachable ({0}); the remaining deliveries stay queued")]
     RelayDown(String),
 }
@@ -71,18 +74,20 @@ pub struct Engine {
     hostname: String,
     factories: Mutex<HashMap<i64, Arc<MessageFactory>>>,
     limiter: Option<DefaultDirectRateLimiter>,
+    dkim: Option<Dkim>,
 }
 
 impl Engine {
     pub async fn start(app: Arc<App>) -> Result<Self, EngineError> {
         let transport = Transport::from_config(&app.config.smtp)?;
+        let dkim = Dkim::from_config(&app.config.dkim)?;
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
         let mut tag = [0u8; 4];
         getrandom::getrandom(&mut tag).map_err(|e| EngineError::Message { issue: 0, message: e.to_string() })?;
         let instance = format!("{hostname}:{}:{}", std::process::id(), tag.iter().map(|b| format!("{b:02x}")).collect::<String>());
         app.store.register_instance(&instance, std::process::id(), &hostname).await?;
         let limiter = NonZeroU32::new(app.config.delivery.rate_per_second).map(|n| RateLimiter::direct(Quota::per_second(n)));
-        Ok(Self { app, transport, instance, hostname, factories: Mutex::new(HashMap::new()), limiter })
+        Ok(Self { app, transport, instance, hostname, factories: Mutex::new(HashMap::new()), limiter, dkim })
     }
 
     /// Runs until idle or until `stop` turns true. In-flight messages always finish first.
@@ -184,15 +189,20 @@ impl Engine {
             Ok(m) => m,
             Err(e) => return Outcome::Failed { code: None, error: e.to_string() },
         };
-        self.send_message(&message, c.attempts).await
+        self.send_message(message, c.attempts).await
     }
 
     /// Sends one message within the rate limit and reads a failure by the retry policy.
-    async fn send_message(&self, message: &Outgoing, attempts: i64) -> Outcome {
+    async fn send_message(&self, mut message: Outgoing, attempts: i64) -> Outcome {
+        if let Some(dkim) = &self.dkim
+            && let Err(e) = dkim.sign(&mut message.bytes)
+        {
+            return Outcome::Failed { code: None, error: e.to_string() };
+        }
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
-        match self.transport.send(message).await {
+        match self.transport.send(&message).await {
             Ok(()) => Outcome::Sent,
             Err(error) => {
                 if !matches!(error, SendError::Connection { .. }) {
@@ -304,7 +314,7 @@ impl Engine {
             Ok(m) => m,
             Err(e) => return Outcome::Failed { code: None, error: e.to_string() },
         };
-        self.send_message(&message, d.attempts).await
+        self.send_message(message, d.attempts).await
     }
 
     /// The issue's message factory, built once per issue per process.

@@ -2,6 +2,7 @@
 //! workers and transports that hand them to the relay.
 
 pub mod confirmation;
+pub mod dkim;
 pub mod engine;
 pub mod message;
 mod policy;
