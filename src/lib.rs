@@ -7,6 +7,7 @@ pub mod app;
 pub mod audience;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod delivery;
 pub mod domain;
 pub mod publishing;

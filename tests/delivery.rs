@@ -368,3 +368,40 @@ fn messages_are_dkim_signed_over_the_unsubscribe_headers_with_rsa_or_ed25519() {
     let err = t.fails(&["issue", "render", "2026-11", "--format", "eml"], 2);
     assert!(err.contains("dkim.private_key_path"), "{err}");
 }
+
+#[test]
+fn serve_adds_and_schedules_issue_files_dropped_in_the_content_folder_and_stops_on_sigterm() {
+    let sink = Sink::start(&[]);
+    let mut t = newsletter(12, sink.port);
+    let content = t.path().join("issues");
+    std::fs::create_dir_all(&content).unwrap();
+    t.set_env("TIDINGS_CONTENT__ISSUES_DIR", &content.display().to_string());
+    // A draft waiting in the folder before the daemon starts is picked up at start.
+    std::fs::write(content.join("draft.md"), ISSUE.replace("slug = \"2026-11\"", "slug = \"draft\"")).unwrap();
+    let mut serve = t.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for("the draft to be added", Duration::from_secs(20), || t.run(&["issue", "status", "draft"]).status.success());
+    assert_eq!(t.json(&["issue", "status", "draft"])["status"], "draft", "a file without send_at is only a draft");
+
+    // A file that says when to send is scheduled, and sent when the time has come.
+    let scheduled = ISSUE.replace("slug = \"2026-11\"", "slug = \"2026-12\"").replace("language", "send_at = 2026-01-01T08:00:00Z\nlanguage");
+    std::fs::write(content.join(".2026-12.md.swp"), "editor junk").unwrap();
+    std::fs::write(content.join("2026-12.md"), scheduled).unwrap();
+    wait_for("the scheduled issue to reach every reader", Duration::from_secs(30), || sink.recipients().len() >= 12);
+    assert_eq!(received(&sink), readers(12));
+    assert!(sink.recipients().len() == 12);
+
+    std::process::Command::new("kill").args(["-TERM", &serve.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(serve.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {log}");
+    assert!(log.contains("issue added from the content folder"), "{log}");
+    assert_eq!(t.json(&["issue", "status", "2026-12"])["status"], "sent");
+}

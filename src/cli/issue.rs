@@ -68,7 +68,7 @@ pub async fn run(ctx: &Context, cmd: IssueCommand) -> Result<(), CliError> {
 
 async fn add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     let app = ctx.app().await?;
-    let added = publishing::add_issue_file(&app, &args.file).await.map_err(|e| if e.is_bad_input() { CliError::usage(e) } else { CliError::runtime(e) })?;
+    let added = publishing::add_issue_file(&app, &args.file, &crate::store::Actor::cli()).await.map_err(|e| if e.is_bad_input() { CliError::usage(e) } else { CliError::runtime(e) })?;
     if ctx.json {
         return output::json(&added);
     }

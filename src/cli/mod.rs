@@ -75,7 +75,7 @@ impl Context {
 /// Parses the command line, runs the verb, and turns the outcome into an exit status.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(if matches!(cli.command, Command::Serve) { "info" } else { "warn" });
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -117,12 +117,12 @@ async fn init(ctx: &Context) -> Result<(), CliError> {
     }
 }
 
-/// Logs go to stderr; `TIDINGS_LOG` (or `RUST_LOG`) sets the filter, warnings only by default so
-/// that a verb's own output stays clean.
-fn init_tracing() {
+/// Logs go to stderr; `TIDINGS_LOG` (or `RUST_LOG`) sets the filter. By default the daemon logs
+/// at info and the other verbs only warnings, so that a verb's own output stays clean.
+fn init_tracing(default: &str) {
     let filter = std::env::var("TIDINGS_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".into());
+        .unwrap_or_else(|_| default.into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -174,8 +174,19 @@ pub async fn deliver(ctx: &Context, args: DeliverArgs) -> Result<(), CliError> {
 }
 
 pub async fn serve(ctx: &Context) -> Result<(), CliError> {
-    eprintln!("tidings: delivering; stop with Ctrl-C or SIGTERM (in-flight messages finish first)");
-    run_engine(ctx, Mode::Forever).await.map(|_| ())
+    let app = Arc::new(ctx.app().await?);
+    let (stop_tx, _) = watch::channel(false);
+    let stopper = stop_tx.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: in-flight messages finish first");
+        let _ = stopper.send(true);
+    });
+    tracing::info!(database = %app.config.database.url, transport = ?app.config.smtp.transport, "tidings serve started; stop with Ctrl-C or SIGTERM");
+    crate::daemon::run(app, stop_tx).await.map_err(|e| match e {
+        crate::daemon::DaemonError::Engine(e) => engine_error(e),
+        other => CliError::runtime(other),
+    })
 }
 
 async fn run_engine(ctx: &Context, mode: Mode) -> Result<crate::delivery::engine::RunReport, CliError> {

@@ -43,9 +43,24 @@ pub struct AddedIssue {
     pub scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-pub async fn add_issue_file(app: &App, path: &Path) -> Result<AddedIssue, PublishError> {
+pub async fn add_issue_file(app: &App, path: &Path, actor: &Actor) -> Result<AddedIssue, PublishError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| PublishError::Read { path: shown.clone(), source })?;
+    add_issue_text(app, path, &text, actor).await
+}
+
+/// SHA-256 of an issue file's text, hex.
+pub fn source_digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Adds an issue from the text of the file at `path` (the path names it in errors and finds
+/// its images).
+pub async fn add_issue_text(app: &App, path: &Path, text: &str, actor: &Actor) -> Result<AddedIssue, PublishError> {
+    let shown = path.display().to_string();
+    let text = text.to_string();
+    let digest = source_digest(&text);
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     let source = IssueSource::parse(&text, stem).map_err(|source| PublishError::Parse { path: shown.clone(), source })?;
     let store_err = |source| PublishError::Store { path: shown.clone(), source };
@@ -70,12 +85,13 @@ pub async fn add_issue_file(app: &App, path: &Path) -> Result<AddedIssue, Publis
         summary: &source.summary,
         source_path: Some(&shown),
         source_markdown: &source.body,
+        source_digest: Some(&digest),
         body_html: &rendered.body_html,
         email_html: &rendered.email_html,
         email_text: &rendered.email_text,
         send_at: source.send_at,
     };
-    let (id, saved) = app.store.save_issue(new, &Actor::cli()).await.map_err(store_err)?;
+    let (id, saved) = app.store.save_issue(new, actor).await.map_err(store_err)?;
     Ok(AddedIssue { id, slug: source.slug.to_string(), list: list.slug, saved, scheduled_for: source.send_at })
 }
 

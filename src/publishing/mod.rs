@@ -2,6 +2,7 @@
 //! and the static archive (`feed build`).
 
 mod add;
+pub mod watch;
 mod preview;
 mod static_site;
 

@@ -20,6 +20,8 @@ pub struct NewIssue<'a> {
     pub summary: &'a str,
     pub source_path: Option<&'a str>,
     pub source_markdown: &'a str,
+    /// SHA-256 of the whole file the issue came from, when it came from one.
+    pub source_digest: Option<&'a str>,
     pub body_html: &'a str,
     pub email_html: &'a str,
     pub email_text: &'a str,
@@ -81,13 +83,14 @@ impl Store {
         };
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO issues (list_id, slug, title, subtitle, volume, number, published_on, language, summary, source_path,
-                source_markdown, body_html, email_html, email_text, send_at, status, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+                source_markdown, body_html, email_html, email_text, send_at, status, created_at, updated_at, source_digest)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)
              ON CONFLICT (slug) DO UPDATE SET list_id = excluded.list_id, title = excluded.title, subtitle = excluded.subtitle,
                 volume = excluded.volume, number = excluded.number, published_on = excluded.published_on, language = excluded.language,
                 summary = excluded.summary, source_path = excluded.source_path, source_markdown = excluded.source_markdown,
                 body_html = excluded.body_html, email_html = excluded.email_html, email_text = excluded.email_text,
-                send_at = excluded.send_at, status = excluded.status, updated_at = excluded.updated_at
+                send_at = excluded.send_at, status = excluded.status, updated_at = excluded.updated_at,
+                source_digest = excluded.source_digest
              RETURNING id",
         )
         .bind(issue.list_id)
@@ -107,12 +110,18 @@ impl Store {
         .bind(issue.send_at)
         .bind(status)
         .bind(now)
+        .bind(issue.source_digest)
         .fetch_one(&mut *tx)
         .await?;
         let kind = if saved == IssueSaved::Created { "issue.created" } else { "issue.updated" };
         append(&mut tx, NewEvent { kind, actor, subscriber_id: None, list_id: Some(issue.list_id), issue_id: Some(id), detail: json!({"slug": issue.slug, "status": status}) }, now).await?;
         tx.commit().await?;
         Ok((id, saved))
+    }
+
+    /// Whether an issue was last added from a file with exactly this content.
+    pub async fn issue_source_known(&self, digest: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT 1 FROM issues WHERE source_digest = $1").bind(digest).fetch_optional(&self.pool).await?.is_some())
     }
 
     pub async fn issue_by_id(&self, id: i64) -> Result<Issue> {

@@ -4,3 +4,8 @@
 -- a temporary failure the same column holds the retry time.
 ALTER TABLE subscriptions ADD COLUMN confirmation_not_before TEXT;
 ALTER TABLE subscriptions ADD COLUMN confirmation_attempts INTEGER NOT NULL DEFAULT 0;
+
+-- SHA-256 of an issue file as last added, so the content watcher can tell a changed file from one
+-- it has already seen (a restart must not re-add, and so reset, an issue staff have scheduled).
+ALTER TABLE issues ADD COLUMN source_digest TEXT;
+CREATE INDEX issues_source_digest ON issues (source_digest);

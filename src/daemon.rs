@@ -1,0 +1,39 @@
+//! `tidings serve`: the services of one process, run side by side until shutdown. When one fails,
+//! the others are told to stop too, and each finishes its work in hand first.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::delivery::engine::{Engine, EngineError, Mode};
+use crate::publishing::watch::{WatchError, watch_issues};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+}
+
+/// Runs the delivery engine (scheduler and workers) and the content watcher until `stop` is
+/// set to true.
+pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonError> {
+    let engine = Engine::start(app.clone()).await?;
+    let deliver = async {
+        let result = engine.run(Mode::Forever, stop.subscribe()).await.map(|_| ());
+        stop_all_on_error(&stop, result.map_err(DaemonError::from))
+    };
+    let watcher = async { stop_all_on_error(&stop, watch_issues(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
+    let (delivered, watched) = tokio::join!(deliver, watcher);
+    delivered.and(watched)
+}
+
+fn stop_all_on_error(stop: &watch::Sender<bool>, result: Result<(), DaemonError>) -> Result<(), DaemonError> {
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "a service stopped; shutting down");
+        let _ = stop.send(true);
+    }
+    result
+}
