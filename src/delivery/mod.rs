@@ -9,3 +9,4 @@ mod policy;
 pub mod status;
 pub mod transport;
 mod qp;
+mod smtp_pool;

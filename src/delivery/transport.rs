@@ -1,19 +1,14 @@
-//! Where messages go: an SMTP relay (lettre's pooled async transport) or a local outbox folder.
+//! Where messages go: an SMTP relay (through our connection pool) or a local outbox folder.
 //! Never straight to recipients' MX hosts: a relay is what lets Tidings scale past one box.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use lettre::address::{Address, Envelope};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use tokio::sync::Semaphore;
 
 use super::message::Outgoing;
-use crate::config::{SmtpConfig, TlsMode, TransportKind};
+use super::smtp_pool::SmtpPool;
+use crate::config::{SmtpConfig, TransportKind};
 
 /// How a send failed, which decides what happens next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,13 +31,11 @@ impl SendError {
 
 #[derive(Debug, thiserror::Error)]
 #[error("smtp settings: {0}")]
-pub struct TransportError(String);
+pub struct TransportError(pub(super) String);
 
 #[derive(Clone)]
 pub enum Transport {
-    /// The semaphore holds sends to `pool_size` connections: lettre's pool caps only idle ones,
-    /// and a relay should not see more connections than it was promised.
-    Smtp(AsyncSmtpTransport<Tokio1Executor>, Arc<Semaphore>),
+    Smtp(Arc<SmtpPool>),
     File(PathBuf),
 }
 
@@ -50,39 +43,20 @@ impl Transport {
     pub fn from_config(smtp: &SmtpConfig) -> Result<Self, TransportError> {
         match smtp.transport {
             TransportKind::File => Ok(Self::File(smtp.outbox_dir.clone())),
-            TransportKind::Smtp => {
-                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
-                    .port(smtp.port)
-                    .timeout(Some(Duration::from_secs(smtp.timeout_secs)))
-                    .pool_config(PoolConfig::new().max_size(smtp.pool_size));
-                let tls = || TlsParameters::new(smtp.host.clone()).map_err(|e| TransportError(format!("TLS for {}: {e}", smtp.host)));
-                builder = match smtp.tls {
-                    TlsMode::None => builder.tls(Tls::None),
-                    TlsMode::Starttls => builder.tls(Tls::Required(tls()?)),
-                    TlsMode::Tls => builder.tls(Tls::Wrapper(tls()?)),
-                };
-                if !smtp.username.is_empty() {
-                    builder = builder.credentials(Credentials::new(smtp.username.clone(), smtp.password.expose().to_string()));
-                }
-                Ok(Self::Smtp(builder.build(), Arc::new(Semaphore::new(smtp.pool_size.max(1) as usize))))
-            }
+            TransportKind::Smtp => Ok(Self::Smtp(Arc::new(SmtpPool::new(smtp)?))),
         }
     }
 
     pub async fn send(&self, message: &Outgoing) -> Result<(), SendError> {
         match self {
-            Self::Smtp(smtp, connections) => {
-                let envelope = envelope(message)?;
-                let _connection = connections.acquire().await.map_err(|_| SendError::Connection { message: "the transport is shut down".into() })?;
-                smtp.send_raw(&envelope, &message.bytes).await.map(|_| ()).map_err(classify)
-            }
+            Self::Smtp(pool) => pool.send(&envelope(message)?, &message.bytes).await,
             Self::File(dir) => write_to_outbox(dir, message).await,
         }
     }
 
     pub async fn shutdown(&self) {
-        if let Self::Smtp(smtp, _) = self {
-            smtp.shutdown().await;
+        if let Self::Smtp(pool) = self {
+            pool.shutdown().await;
         }
     }
 }
@@ -94,7 +68,7 @@ fn envelope(message: &Outgoing) -> Result<Envelope, SendError> {
     Envelope::new(Some(from), vec![to]).map_err(|_| bad("the envelope"))
 }
 
-fn classify(e: lettre::transport::smtp::Error) -> SendError {
+pub(super) fn classify(e: lettre::transport::smtp::Error) -> SendError {
     let code = e.status().map(|c| c.to_string().parse::<u16>().unwrap_or(0));
     let message = e.to_string();
     if e.is_permanent() {
