@@ -8,8 +8,8 @@ use support::Tidings;
 #[test]
 fn init_is_idempotent() {
     let t = Tidings::new();
-    assert!(t.ok(&["init"]).contains("schema version 1"));
-    assert!(t.ok(&["init"]).contains("schema version 1"));
+    assert!(t.ok(&["init"]).contains("schema version 2"));
+    assert!(t.ok(&["init"]).contains("schema version 2"));
 }
 
 #[test]

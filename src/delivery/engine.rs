@@ -118,7 +118,11 @@ impl Engine {
                 continue;
             }
             if batch.is_empty() {
-                report.issues_finished += self.app.store.finish_issues().await?.len() as u64;
+                let finished = self.app.store.finish_issues().await?;
+                for issue in &finished {
+                    tracing::info!(issue, "send finished: every recipient has an outcome");
+                }
+                report.issues_finished += finished.len() as u64;
                 match self.idle_wait(mode).await? {
                     Some(wait) => {
                         let _ = tokio::time::timeout(wait, stop.changed()).await;
