@@ -408,3 +408,27 @@ fn serve_adds_and_schedules_issue_files_dropped_in_the_content_folder_and_stops_
     assert!(log.contains("issue added from the content folder"), "{log}");
     assert_eq!(t.json(&["issue", "status", "2026-12"])["status"], "sent");
 }
+
+#[test]
+fn a_relay_refusing_our_sender_pauses_the_send_instead_of_failing_the_readers() {
+    let server = TestSmtp::start_refusing_sender(Some("530 5.7.0 Authentication required"), |_, _| None);
+    let t = newsletter(5, server.port);
+    t.ok(&["issue", "send", "2026-11"]);
+    let err = t.fails(&["deliver", "--until-idle"], 1);
+    assert!(err.contains("530") && err.contains("MAIL FROM"), "{err}");
+    let s = status(&t);
+    assert_eq!((s["deliveries"]["queued"].as_i64(), s["deliveries"]["bounced"].as_i64()), (Some(5), Some(0)), "nobody is failed for the relay's refusal: {s}");
+}
+
+#[test]
+fn a_connection_dropped_mid_data_is_retried_without_losing_the_reader() {
+    let server = TestSmtp::start(|rcpt, attempt| (rcpt == "reader1@example.com" && attempt == 1).then(|| "DROP".to_string()));
+    let t = newsletter(3, server.port);
+    t.ok(&["issue", "send", "2026-11"]);
+    t.ok(&["deliver", "--until-idle"]);
+    let mut delivered: Vec<String> = server.delivered().into_iter().map(|(_, rcpt, _)| rcpt).collect();
+    delivered.sort();
+    assert_eq!(delivered, readers(3), "{}", status(&t));
+    assert_eq!(server.attempts("reader1@example.com"), 2);
+    assert_eq!(status(&t)["deliveries"]["sent"], 3);
+}

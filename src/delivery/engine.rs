@@ -42,7 +42,7 @@ pub enum EngineError {
     Message { issue: i64, message: String },
     #[error(transparent)]
     Dkim(#[from] DkimError),
-    #[error("the mail relay is unreachable ({0}); the remaining deliveries stay queued")]
+    #[error("the mail relay is unreachable or refusing us ({0}); the remaining deliveries stay queued")]
     RelayDown(String),
 }
 

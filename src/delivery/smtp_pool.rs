@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
@@ -63,12 +64,15 @@ impl SmtpPool {
         let mut conn = self.checkout().await?;
         // The whole transaction, data included, must finish within a generous multiple of the
         // timeout; a relay that stalls longer is treated as gone.
-        match tokio::time::timeout(self.timeout * 4, conn.send(envelope, bytes)).await {
-            Ok(Ok(_)) => {
+        match tokio::time::timeout(self.timeout * 4, transaction(&mut conn, envelope, bytes)).await {
+            Ok(Ok(())) => {
                 self.idle.lock().expect("pool lock").push((conn, Instant::now()));
                 Ok(())
             }
-            Ok(Err(e)) => Err(classify(e)),
+            Ok(Err(e)) => {
+                conn.abort().await;
+                Err(e)
+            }
             Err(_) => Err(SendError::Connection { message: format!("the relay {}:{} did not answer within {} s", self.host, self.port, (self.timeout * 4).as_secs()) }),
         }
     }
@@ -86,26 +90,30 @@ impl SmtpPool {
         self.connect().await
     }
 
+    /// A new connection, greeted, encrypted and authenticated as configured. Every failure here is
+    /// the relay's, never a recipient's: it pauses the send instead of failing anyone.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        let unreachable = |e: String| SendError::Connection { message: format!("cannot connect to the relay {}:{}: {e}", self.host, self.port) };
+        let relay = |what: &str, e: String| SendError::Connection { message: format!("{what} the relay {}:{}: {e}", self.host, self.port) };
         let connecting = async {
             if self.tls == TlsMode::Tls {
-                return AsyncSmtpConnection::connect_tokio1((self.host.as_str(), self.port), Some(self.timeout), &self.hello, self.tls_parameters.clone(), None).await.map_err(classify);
+                let conn = AsyncSmtpConnection::connect_tokio1((self.host.as_str(), self.port), Some(self.timeout), &self.hello, self.tls_parameters.clone(), None).await;
+                return conn.map_err(|e| relay("cannot connect to", e.to_string()));
             }
-            let stream = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| unreachable(e.to_string()))?;
-            stream.set_nodelay(true).map_err(|e| unreachable(e.to_string()))?;
-            let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await.map_err(classify)?;
+            let stream = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|e| relay("cannot connect to", e.to_string()))?;
+            stream.set_nodelay(true).map_err(|e| relay("cannot connect to", e.to_string()))?;
+            let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await.map_err(|e| relay("no SMTP greeting from", e.to_string()))?;
             if let (TlsMode::Starttls, Some(params)) = (self.tls, &self.tls_parameters) {
-                conn.starttls(params.clone(), &self.hello).await.map_err(classify)?;
+                conn.starttls(params.clone(), &self.hello).await.map_err(|e| relay("STARTTLS failed with", e.to_string()))?;
             }
             Ok(conn)
         };
         let mut conn = match tokio::time::timeout(self.timeout, connecting).await {
             Ok(result) => result?,
-            Err(_) => return Err(unreachable(format!("no answer within {} s", self.timeout.as_secs()))),
+            Err(_) => return Err(relay("no answer within the timeout from", format!("{} s", self.timeout.as_secs()))),
         };
         if let Some(credentials) = &self.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await.map_err(classify)?;
+            // The error names the relay's reply, never the credentials.
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await.map_err(|e| relay("authentication refused by", e.to_string()))?;
         }
         Ok(conn)
     }
@@ -118,4 +126,19 @@ impl SmtpPool {
         }
         self.slots.close();
     }
+}
+
+/// One message, step by step, so that a refusal is read by where it came: at MAIL FROM it is
+/// about us (the sender, our authorisation), so it is the relay's problem and pauses the send;
+/// at RCPT or after the data it is about this recipient or this message.
+async fn transaction(conn: &mut AsyncSmtpConnection, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
+    conn.command(Mail::new(envelope.from().cloned(), Vec::new()))
+        .await
+        .map_err(|e| SendError::Connection { message: format!("the relay refused our sender (MAIL FROM): {e}") })?;
+    for to in envelope.to() {
+        conn.command(Rcpt::new(to.clone(), Vec::new())).await.map_err(classify)?;
+    }
+    conn.command(Data).await.map_err(classify)?;
+    conn.message(bytes).await.map_err(classify)?;
+    Ok(())
 }

@@ -83,7 +83,8 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
-/// Answers for a recipient on its n-th attempt (1-based): `Some("451 …")` refuses, `None` accepts.
+/// Answers for a recipient on its n-th attempt (1-based): `Some("451 …")` refuses, `None` accepts,
+/// and `Some("DROP")` accepts the recipient but hangs up in the middle of the message data.
 pub type Rule = dyn Fn(&str, u32) -> Option<String> + Send + Sync;
 
 #[derive(Default)]
@@ -100,6 +101,13 @@ pub struct TestSmtp {
 
 impl TestSmtp {
     pub fn start(rule: impl Fn(&str, u32) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self::start_refusing_sender(None, rule)
+    }
+
+    /// As `start`, but every MAIL FROM gets `sender_reply` when one is given (e.g. "530 5.7.0
+    /// Authentication required").
+    pub fn start_refusing_sender(sender_reply: Option<&str>, rule: impl Fn(&str, u32) -> Option<String> + Send + Sync + 'static) -> Self {
+        let sender_reply = sender_reply.map(str::to_string);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
@@ -107,9 +115,9 @@ impl TestSmtp {
         let shared = state.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (state, rule) = (shared.clone(), rule.clone());
+                let (state, rule, sender_reply) = (shared.clone(), rule.clone(), sender_reply.clone());
                 std::thread::spawn(move || {
-                    let _ = session(stream, &state, &*rule);
+                    let _ = session(stream, &state, &*rule, sender_reply.as_deref());
                 });
             }
         });
@@ -126,11 +134,11 @@ impl TestSmtp {
     }
 }
 
-fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule) -> std::io::Result<()> {
+fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule, sender_reply: Option<&str>) -> std::io::Result<()> {
     let mut out = stream.try_clone()?;
     let mut lines = BufReader::new(stream);
     out.write_all(b"220 test.localhost ESMTP\r\n")?;
-    let (mut from, mut rcpts) = (String::new(), Vec::<String>::new());
+    let (mut from, mut rcpts, mut drop_rcpt) = (String::new(), Vec::<String>::new(), false);
     let mut line = String::new();
     loop {
         line.clear();
@@ -143,8 +151,11 @@ fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule) -> std::io::Res
             "250-test.localhost\r\n250 SIZE 20000000\r\n".into()
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             "250 ok\r\n".into()
+        } else if upper.starts_with("MAIL FROM") && sender_reply.is_some() {
+            format!("{}\r\n", sender_reply.unwrap_or_default())
         } else if upper.starts_with("MAIL FROM") {
             from = arg(&line);
+            drop_rcpt = false;
             rcpts.clear();
             "250 ok\r\n".into()
         } else if upper.starts_with("RCPT TO") {
@@ -156,6 +167,11 @@ fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule) -> std::io::Res
                 *n
             };
             match rule(&rcpt, attempt) {
+                Some(drop) if drop == "DROP" => {
+                    drop_rcpt = true;
+                    rcpts.push(rcpt);
+                    "250 ok\r\n".into()
+                }
                 Some(refusal) => format!("{refusal}\r\n"),
                 None => {
                     rcpts.push(rcpt);
@@ -175,6 +191,9 @@ fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule) -> std::io::Res
                     }
                     if line == ".\r\n" {
                         break;
+                    }
+                    if drop_rcpt && data.len() > 200 {
+                        return Ok(());
                     }
                     data.push_str(&line);
                 }
