@@ -1,6 +1,8 @@
 //! The application, built once from the configuration and shared by every face (CLI, and later
 //! the HTTP server and the delivery workers): the store, the signing keys, the site settings.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::config::Config;
 use crate::domain::token::Keys;
 use crate::render::issue::Site;
@@ -11,6 +13,28 @@ pub struct App {
     pub store: Store,
     pub keys: Keys,
     pub site: Site,
+    /// What this process has done since it started, for `/metrics` (Prometheus computes rates).
+    pub counters: Counters,
+}
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub messages_sent: AtomicU64,
+    pub messages_failed: AtomicU64,
+    pub confirmations_sent: AtomicU64,
+    pub subscribe_requests: AtomicU64,
+    pub confirmations: AtomicU64,
+    pub unsubscribes: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
 }
 
 impl App {
@@ -21,6 +45,6 @@ impl App {
         let previous = security.previous_keys.iter().map(|k| k.expose().as_bytes().to_vec()).collect();
         let keys = Keys::new(current.into_bytes(), previous);
         let site = Site::new(&config.site.base_url, &config.site.title, &config.site.postal_address);
-        Ok(Self { config, store, keys, site })
+        Ok(Self { config, store, keys, site, counters: Counters::default() })
     }
 }

@@ -170,11 +170,16 @@ pub struct SecurityConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub bind: String,
+    /// Sign-ups accepted from one IP address a minute (a burst of that many, then one each
+    /// 60/n seconds).
+    pub subscribe_per_ip_per_minute: u32,
+    /// Sign-ups for one address an hour, whoever sends them: no inbox bombing.
+    pub subscribe_per_address_per_hour: u32,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into() }
+        Self { bind: "127.0.0.1:8080".into(), subscribe_per_ip_per_minute: 10, subscribe_per_address_per_hour: 3 }
     }
 }
 
@@ -248,6 +253,9 @@ impl Config {
         }
         if self.delivery.concurrency == 0 || self.smtp.pool_size == 0 {
             return Err("delivery.concurrency and smtp.pool_size must be at least 1".into());
+        }
+        if self.http.subscribe_per_ip_per_minute == 0 || self.http.subscribe_per_address_per_hour == 0 {
+            return Err("http.subscribe_per_ip_per_minute and http.subscribe_per_address_per_hour must be at least 1".into());
         }
         if self.delivery.max_attempts == 0 {
             return Err("delivery.max_attempts must be at least 1".into());

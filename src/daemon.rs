@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use crate::app::App;
 use crate::delivery::engine::{Engine, EngineError, Mode};
 use crate::publishing::watch::{WatchError, watch_issues};
+use crate::web::{WebError, serve_http};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -15,10 +16,12 @@ pub enum DaemonError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Watch(#[from] WatchError),
+    #[error(transparent)]
+    Web(#[from] WebError),
 }
 
-/// Runs the delivery engine (scheduler and workers) and the content watcher until `stop` is
-/// set to true.
+/// Runs the delivery engine (scheduler and workers), the HTTP server and the content watcher
+/// until `stop` is set to true.
 pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonError> {
     let engine = Engine::start(app.clone()).await?;
     let deliver = async {
@@ -26,8 +29,9 @@ pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonE
         stop_all_on_error(&stop, result.map_err(DaemonError::from))
     };
     let watcher = async { stop_all_on_error(&stop, watch_issues(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
-    let (delivered, watched) = tokio::join!(deliver, watcher);
-    delivered.and(watched)
+    let web = async { stop_all_on_error(&stop, serve_http(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
+    let (delivered, watched, served) = tokio::join!(deliver, watcher, web);
+    delivered.and(watched).and(served)
 }
 
 fn stop_all_on_error(stop: &watch::Sender<bool>, result: Result<(), DaemonError>) -> Result<(), DaemonError> {

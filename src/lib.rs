@@ -13,3 +13,4 @@ pub mod domain;
 pub mod publishing;
 pub mod render;
 pub mod store;
+pub mod web;

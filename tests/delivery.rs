@@ -379,6 +379,7 @@ fn serve_adds_and_schedules_issue_files_dropped_in_the_content_folder_and_stops_
     let content = t.path().join("issues");
     std::fs::create_dir_all(&content).unwrap();
     t.set_env("TIDINGS_CONTENT__ISSUES_DIR", &content.display().to_string());
+    t.set_env("TIDINGS_HTTP__BIND", &format!("127.0.0.1:{}", free_port()));
     // A draft waiting in the folder before the daemon starts is picked up at start.
     std::fs::write(content.join("draft.md"), ISSUE.replace("slug = \"2026-11\"", "slug = \"draft\"")).unwrap();
     let mut serve = t.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();

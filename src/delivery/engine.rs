@@ -22,7 +22,7 @@ use super::dkim::{Dkim, DkimError};
 use super::message::{MessageFactory, Outgoing, Recipient};
 use super::policy::after_failure;
 use super::transport::{SendError, Transport, TransportError};
-use crate::app::App;
+use crate::app::{App, Counters};
 use crate::domain::{EmailAddress, SubscriberName};
 use crate::store::{Actor, Claimed, Outcome, PendingConfirmation, StoreError};
 
@@ -107,6 +107,7 @@ impl Engine {
             // Confirmations first: someone is waiting for that email now.
             let (confirmations, down) = self.send_confirmations().await?;
             report.confirmations_sent += confirmations;
+            Counters::add(&self.app.counters.confirmations_sent, confirmations);
             if let Some(error) = down {
                 relay_down += 1;
                 self.back_off(mode, relay_down, error, &mut stop).await?;
@@ -132,6 +133,9 @@ impl Engine {
                 }
             }
             let (batch_report, down) = self.send_and_record(batch).await?;
+            let counters = &self.app.counters;
+            Counters::add(&counters.messages_sent, batch_report.sent);
+            Counters::add(&counters.messages_failed, batch_report.failed + batch_report.bounced);
             merge(&mut report, &batch_report);
             match down {
                 None => relay_down = 0,

@@ -8,7 +8,7 @@ mod static_site;
 
 pub use add::{AddedIssue, PublishError, add_issue_file};
 pub use preview::{Format, PreviewError, factory, preview};
-pub use static_site::{BuildError, BuildReport, build_static_site};
+pub use static_site::{BuildError, BuildReport, FeedKind, LOGO, build_static_site, feed_xml, index_html, list_meta, page_count, site_meta};
 
 use crate::render::issue::IssueView;
 use crate::store::Issue;

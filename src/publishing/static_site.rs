@@ -18,7 +18,7 @@ use crate::render::archive::{self, IndexPage, PAGE_SIZE};
 use crate::render::feeds::{self, FeedMeta};
 use crate::store::{Issue, List, StoreError};
 
-const LOGO: &[u8] = include_bytes!("../../templates/static/logo.png");
+pub const LOGO: &[u8] = include_bytes!("../../templates/static/logo.png");
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -61,9 +61,7 @@ pub async fn build_static_site(app: &App, out_dir: &Path) -> Result<BuildReport,
         out.write(&format!("issues/{}/index.html", issue.slug), page.as_bytes())?;
         out.report.issues += 1;
     }
-    let language = &app.config.site.default_language;
-    let site_meta = FeedMeta { title: &app.site.title, description: "", language, path: "" };
-    write_section(app, &mut out, &all, &site_meta)?;
+    write_section(app, &mut out, &all, &site_meta(app))?;
     for list in app.store.public_lists().await? {
         let issues: Vec<Issue> = all.iter().filter(|i| i.list_id == list.id).cloned().collect();
         let path = format!("/lists/{}", list.slug);
@@ -75,7 +73,7 @@ pub async fn build_static_site(app: &App, out_dir: &Path) -> Result<BuildReport,
     Ok(out.report)
 }
 
-fn list_meta<'a>(list: &'a List, path: &'a str) -> FeedMeta<'a> {
+pub fn list_meta<'a>(list: &'a List, path: &'a str) -> FeedMeta<'a> {
     FeedMeta { title: &list.name, description: &list.description, language: &list.language, path }
 }
 
@@ -83,22 +81,51 @@ fn list_meta<'a>(list: &'a List, path: &'a str) -> FeedMeta<'a> {
 fn write_section(app: &App, out: &mut Out<'_>, issues: &[Issue], meta: &FeedMeta<'_>) -> Result<(), BuildError> {
     let prefix = meta.path.trim_start_matches('/');
     let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
-    let pages = ((issues.len() as i64 + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let pages = page_count(issues.len() as i64);
     for page in 1..=pages {
-        let chunk: Vec<_> = issues.iter().skip(((page - 1) * PAGE_SIZE) as usize).take(PAGE_SIZE as usize).map(super::view).collect();
-        let index = IndexPage { heading: meta.title, language: meta.language, path: meta.path, page, pages };
-        let html = archive::index_page(&app.site, &index, &chunk);
+        let chunk: Vec<Issue> = issues.iter().skip(((page - 1) * PAGE_SIZE) as usize).take(PAGE_SIZE as usize).cloned().collect();
         let file = if page == 1 { format!("{prefix}index.html") } else { format!("{prefix}page/{page}/index.html") };
-        out.write(&file, html.as_bytes())?;
+        out.write(&file, index_html(app, meta, &chunk, page, pages).as_bytes())?;
         out.report.pages += 1;
     }
-    let max = app.config.feeds.max_items as usize;
-    let views: Vec<_> = issues.iter().take(max).map(super::view).collect();
-    let items: Vec<_> = views.iter().zip(issues).map(|(v, i)| archive::feed_item(v, &i.body_html, i.updated_at)).collect();
-    out.write(&format!("{prefix}feed.xml"), feeds::rss(&app.site, meta, &items).as_bytes())?;
-    out.write(&format!("{prefix}atom.xml"), feeds::atom(&app.site, meta, &items).as_bytes())?;
+    let latest = &issues[..issues.len().min(app.config.feeds.max_items as usize)];
+    out.write(&format!("{prefix}feed.xml"), feed_xml(app, meta, latest, FeedKind::Rss).as_bytes())?;
+    out.write(&format!("{prefix}atom.xml"), feed_xml(app, meta, latest, FeedKind::Atom).as_bytes())?;
     out.report.feeds += 2;
     Ok(())
+}
+
+/// How many index pages `issues` public issues take (at least one, possibly empty).
+pub fn page_count(issues: i64) -> i64 {
+    ((issues + PAGE_SIZE - 1) / PAGE_SIZE).max(1)
+}
+
+/// One page of a section's index; `issues` are that page's issues.
+pub fn index_html(app: &App, meta: &FeedMeta<'_>, issues: &[Issue], page: i64, pages: i64) -> String {
+    let views: Vec<_> = issues.iter().map(super::view).collect();
+    let index = IndexPage { heading: meta.title, language: meta.language, path: meta.path, page, pages };
+    archive::index_page(&app.site, &index, &views)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedKind {
+    Rss,
+    Atom,
+}
+
+/// A section's feed of `issues` (the latest first).
+pub fn feed_xml(app: &App, meta: &FeedMeta<'_>, issues: &[Issue], kind: FeedKind) -> String {
+    let views: Vec<_> = issues.iter().map(super::view).collect();
+    let items: Vec<_> = views.iter().zip(issues).map(|(v, i)| archive::feed_item(v, &i.body_html, i.updated_at)).collect();
+    match kind {
+        FeedKind::Rss => feeds::rss(&app.site, meta, &items),
+        FeedKind::Atom => feeds::atom(&app.site, meta, &items),
+    }
+}
+
+/// The feed description of the whole site.
+pub fn site_meta(app: &App) -> FeedMeta<'_> {
+    FeedMeta { title: &app.site.title, description: "", language: &app.config.site.default_language, path: "" }
 }
 
 /// Copies everything in the content folder but the issue files themselves.

@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod issue;
 pub mod layout;
 pub mod markdown;
+pub mod public_pages;
 pub mod slots;
 pub mod text;
 pub mod wrap;

@@ -64,6 +64,11 @@ pub enum IssueSaved {
 const ISSUE_COLUMNS: &str = "i.id, i.list_id, l.slug AS list_slug, l.name AS list_name, i.slug, i.title, i.subtitle, i.volume, i.number,
     i.published_on, i.language, i.summary, i.body_html, i.email_html, i.email_text, i.status, i.send_at, i.created_at, i.updated_at";
 
+/// Which issues the archive and feeds show (binds: $1 list id or NULL, $2 today, $3 now): those
+/// of public lists whose date has come and whose send time, if any, has passed.
+const PUBLIC: &str = "l.public = 1 AND ($1 IS NULL OR i.list_id = $1) AND i.published_on <= $2
+    AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'";
+
 /// Statuses in which an issue's content can still change: nobody has been sent it yet.
 const EDITABLE: [&str; 2] = ["draft", "scheduled"];
 
@@ -137,29 +142,27 @@ impl Store {
     /// Issues the public may read, newest first: on a public list, dated today or earlier, and
     /// not scheduled for later (an issue goes public when it is due to go out), nor cancelled.
     pub async fn public_issues(&self, list_id: Option<i64>, now: DateTime<Utc>, limit: i64, offset: i64) -> Result<Vec<Issue>> {
-        let sql = format!(
-            "SELECT {ISSUE_COLUMNS} FROM issues i JOIN lists l ON l.id = i.list_id
-             WHERE l.public = 1 AND ($1 IS NULL OR i.list_id = $1) AND i.published_on <= $2
-               AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'
-             ORDER BY i.published_on DESC, i.id DESC LIMIT $4 OFFSET $5"
-        );
+        let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i JOIN lists l ON l.id = i.list_id WHERE {PUBLIC} ORDER BY i.published_on DESC, i.id DESC LIMIT $4 OFFSET $5");
         Ok(sqlx::query_as(&sql).bind(list_id).bind(now.date_naive()).bind(now).bind(limit).bind(offset).fetch_all(&self.pool).await?)
     }
 
-    pub async fn count_public_issues(&self, list_id: Option<i64>, now: DateTime<Utc>) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM issues i JOIN lists l ON l.id = i.list_id
-             WHERE l.public = 1 AND ($1 IS NULL OR i.list_id = $1) AND i.published_on <= $2
-               AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'",
-        )
-        .bind(list_id)
-        .bind(now.date_naive())
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?)
+    /// An issue by slug if the archive may show it now.
+    pub async fn public_issue(&self, slug: &str, now: DateTime<Utc>) -> Result<Option<Issue>> {
+        let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i JOIN lists l ON l.id = i.list_id WHERE {PUBLIC} AND i.slug = $4");
+        Ok(sqlx::query_as(&sql).bind(None::<i64>).bind(now.date_naive()).bind(now).bind(slug).fetch_optional(&self.pool).await?)
     }
 
-    /// Lists that publish: for feeds and the archive.
+    pub async fn count_public_issues(&self, list_id: Option<i64>, now: DateTime<Utc>) -> Result<i64> {
+        Ok(self.archive_version(list_id, now).await?.0)
+    }
+
+    /// How many issues are public now, and when the latest of them changed: what an archive
+    /// page or feed depends on, so a cache and the HTTP validators can be keyed by it.
+    pub async fn archive_version(&self, list_id: Option<i64>, now: DateTime<Utc>) -> Result<(i64, Option<DateTime<Utc>>)> {
+        let sql = format!("SELECT COUNT(*), MAX(i.updated_at) FROM issues i JOIN lists l ON l.id = i.list_id WHERE {PUBLIC}");
+        Ok(sqlx::query_as(&sql).bind(list_id).bind(now.date_naive()).bind(now).fetch_one(&self.pool).await?)
+    }
+
     pub async fn public_lists(&self) -> Result<Vec<super::List>> {
         Ok(sqlx::query_as("SELECT id, slug, name, description, language, public, created_at FROM lists WHERE public = 1 ORDER BY slug").fetch_all(&self.pool).await?)
     }

@@ -6,6 +6,7 @@
 //! PostgreSQL backend knows what to replace.
 
 mod confirmations;
+mod consent;
 mod deliveries;
 mod events;
 mod export;
@@ -25,6 +26,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use crate::domain::{EmailAddress, ListSlug};
 
 pub use confirmations::PendingConfirmation;
+pub use consent::{ConfirmOutcome, ListChoice};
 pub use deliveries::{Claimed, DeliveryCounts, Outcome};
 pub use instances::HEARTBEAT_TIMEOUT_SECS;
 pub use events::{Actor, EventRecord, NewEvent};

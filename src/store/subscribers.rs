@@ -125,7 +125,8 @@ async fn admit_subscriber(conn: &mut SqliteConnection, new: &NewSubscription<'_>
     match find_subscriber(conn, new.email).await? {
         Some((_, status)) if status != "active" => Err(StoreError::Suppressed { address: new.email.to_string(), reason: status }),
         Some((id, _)) => {
-            if !new.name.is_empty() {
+            // A public form is anyone's: it may not rename a person who is already known.
+            if !new.name.is_empty() && new.source != ConsentSource::Form {
                 sqlx::query("UPDATE subscribers SET name = $1, updated_at = $2 WHERE id = $3")
                     .bind(new.name.as_str())
                     .bind(now)

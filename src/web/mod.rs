@@ -1,0 +1,133 @@
+//! The public web: archive and feeds, sign-up and the links in every email, health and metrics.
+//! One axum router, served inside `tidings serve` next to the delivery engine.
+
+mod archive;
+mod guard;
+mod leave;
+mod metrics;
+mod subscribe;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::watch;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::app::App;
+use crate::render::i18n::PageStrings;
+use crate::render::public_pages::notice_page;
+
+/// Forms are small; nothing a reader sends needs more.
+const BODY_LIMIT: usize = 16 * 1024;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Styles are inline in each page, images may come from the issue's own links, and forms only
+/// post back here. Nothing may frame the pages.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("cannot listen on http.bind {bind}: {source}")]
+    Bind { bind: String, source: std::io::Error },
+    #[error("the HTTP server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+pub struct WebState {
+    pub app: Arc<App>,
+    limits: guard::Limits,
+    metrics: metrics::HttpMetrics,
+    cache: archive::Cache,
+}
+
+pub type State = Arc<WebState>;
+
+/// Serves HTTP on `http.bind` until `stop` turns true; requests in progress finish first.
+pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Result<(), WebError> {
+    let bind = app.config.http.bind.clone();
+    let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| WebError::Bind { bind: bind.clone(), source })?;
+    let state = Arc::new(WebState { limits: guard::Limits::new(&app.config.http), metrics: metrics::HttpMetrics::default(), cache: archive::Cache::default(), app });
+    tokio::spawn(guard::forget_old_keys(state.clone(), stop.clone()));
+    tracing::info!(bind = %listener.local_addr().map(|a| a.to_string()).unwrap_or(bind), "HTTP server listening");
+    let shutdown = async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await.map_err(WebError::Serve)
+}
+
+pub fn router(state: State) -> Router {
+    let pages = Router::new()
+        .route("/", get(archive::home))
+        .route("/page/{page}/", get(archive::home_page))
+        .route("/lists/{slug}/", get(archive::list_home))
+        .route("/lists/{slug}/page/{page}/", get(archive::list_page))
+        .route("/issues/{slug}", get(archive::issue))
+        .route("/issues/{slug}/", get(archive::issue))
+        .route("/feed.xml", get(archive::site_rss))
+        .route("/atom.xml", get(archive::site_atom))
+        .route("/lists/{slug}/feed.xml", get(archive::list_rss))
+        .route("/lists/{slug}/atom.xml", get(archive::list_atom))
+        .route("/media/{*path}", get(archive::media))
+        .route("/static/logo.png", get(archive::logo))
+        .route("/subscribe", get(subscribe::form).post(subscribe::submit))
+        .route("/confirm/{token}", get(subscribe::confirm))
+        .route("/unsubscribe/{token}", get(leave::unsubscribe_form).post(leave::unsubscribe))
+        .route("/preferences/{token}", get(leave::preferences).post(leave::save_preferences))
+        .route("/healthz", get(metrics::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .fallback(not_found);
+    pages
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
+        .layer(CompressionLayer::new())
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(security_header(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+        // Links carry tokens: never hand them to another site in a Referer.
+        .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+        .with_state(state)
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// A page with a heading and a sentence, with its status.
+pub(crate) fn notice(state: &WebState, status: StatusCode, p: &PageStrings, heading: &str, text: &str) -> Response {
+    (status, no_store(), Html(notice_page(&state.app.site, p, heading, text, None))).into_response()
+}
+
+/// Pages about one person are never cached anywhere.
+pub(crate) fn no_store() -> [(HeaderName, HeaderValue); 1] {
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
+}
+
+pub(crate) fn language(state: &WebState, headers: &axum::http::HeaderMap) -> &'static PageStrings {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    PageStrings::negotiate(accept, &state.app.config.site.default_language)
+}
+
+async fn not_found(axum::extract::State(state): axum::extract::State<State>, headers: axum::http::HeaderMap) -> Response {
+    let p = language(&state, &headers);
+    notice(&state, StatusCode::NOT_FOUND, p, p.not_found_heading, p.not_found_text)
+}
+
+/// A store failure on a public page: logged with its cause, answered without it.
+pub(crate) fn internal(state: &WebState, error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "request failed");
+    let _ = state;
+    (StatusCode::INTERNAL_SERVER_ERROR, no_store(), "internal error").into_response()
+}
