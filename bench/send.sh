@@ -2,10 +2,12 @@
 # Benchmark: deliver one issue to N subscribers (default 50,000) through Postfix's smtp-sink, against
 # Postfix's own smtp-source pushing as many messages of the same size into the same sink over
 # the same number of connections, measured in the same run.
-# Usage: bash bench/send.sh [SUBSCRIBERS] [CONNECTIONS]
+# Usage: bash bench/send.sh [SUBSCRIBERS] [CONNECTIONS] [DKIM]    DKIM: off (default) or ed25519
+# Goal: tidings/smtp-source >= 0.6 with CONNECTIONS = smtp.pool_size (8).
 set -euo pipefail
 n=${1:-50000}
-conns=${2:-16}
+conns=${2:-8}
+dkim=${3:-off}
 cd "$(dirname "$0")/.."
 for tool in smtp-sink smtp-source; do
   [ -x /usr/sbin/$tool ] || { echo "bench/send.sh needs /usr/sbin/$tool (apt-get install -y postfix)" >&2; exit 2; }
@@ -24,6 +26,9 @@ sleep 0.5
 export TIDINGS_DATABASE__URL="sqlite://$out/tidings.db" TIDINGS_SMTP__TRANSPORT=smtp TIDINGS_SMTP__PORT=$port \
   TIDINGS_SMTP__POOL_SIZE=$conns TIDINGS_DELIVERY__CONCURRENCY=$conns TIDINGS_SECURITY__SECRET_KEY=bench-key \
   TIDINGS_CONTENT__ISSUES_DIR=$PWD/content/issues
+if [ "$dkim" = ed25519 ]; then
+  export TIDINGS_DKIM__DOMAIN=example.org TIDINGS_DKIM__SELECTOR=bench TIDINGS_DKIM__PRIVATE_KEY_PATH=$PWD/tests/fixtures/dkim/ed25519.pem
+fi
 "$bin" init >/dev/null
 "$bin" list create cstn --name "中国科技通讯" --language zh-CN >/dev/null
 python3 - "$n" "$out/subscribers.csv" <<'PY'
@@ -37,7 +42,7 @@ PY
 "$bin" subscriber import "$out/subscribers.csv" --list cstn --confirmed >/dev/null
 "$bin" issue add content/issues/2021-01.md >/dev/null
 size=$("$bin" issue render 2021-01 --format eml --to reader1@example.com | wc -c)
-echo "subscribers: $n  connections: $conns  message: $size bytes"
+echo "subscribers: $n  connections: $conns  DKIM: $dkim  message: $size bytes"
 
 ref=$(python3 bench/measure.py -- /usr/sbin/smtp-source -d -s "$conns" -m "$n" -l "$size" -f bench@example.org -t reader@example.com "127.0.0.1:$port")
 echo "smtp-source:      $ref"
