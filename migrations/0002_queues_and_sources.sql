@@ -9,3 +9,8 @@ ALTER TABLE subscriptions ADD COLUMN confirmation_attempts INTEGER NOT NULL DEFA
 -- it has already seen (a restart must not re-add, and so reset, an issue staff have scheduled).
 ALTER TABLE issues ADD COLUMN source_digest TEXT;
 CREATE INDEX issues_source_digest ON issues (source_digest);
+
+-- The archive's and feeds' question — which issues are public now, and when did the latest
+-- change — answered from this index alone: issue rows carry their rendered bodies in overflow
+-- pages, and walking those for every feed request made a conditional GET cost milliseconds.
+CREATE INDEX issues_archive ON issues (published_on, list_id, send_at, status, updated_at);

@@ -61,22 +61,32 @@ impl Store {
     /// Takes a person off one list; `via` says how (one_click, unsubscribe_page, preferences,
     /// mailto). Returns whether anything changed: a repeated request is answered the same way.
     pub async fn unsubscribe_by_id(&self, subscriber_id: i64, list_id: i64, via: &str, actor: &Actor) -> Result<bool> {
+        Ok(self.unsubscribe_many(&[(subscriber_id, list_id)], via, actor).await?[0])
+    }
+
+    /// Many unsubscribes, (subscriber, list) each, in one transaction: what a burst of one-click
+    /// requests becomes, so they share one commit.
+    pub async fn unsubscribe_many(&self, pairs: &[(i64, i64)], via: &str, actor: &Actor) -> Result<Vec<bool>> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let changed = sqlx::query(
-            "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = $1, updated_at = $1
-             WHERE list_id = $2 AND subscriber_id = $3 AND status <> 'unsubscribed'",
-        )
-        .bind(now)
-        .bind(list_id)
-        .bind(subscriber_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            > 0;
-        if changed {
-            let event = NewEvent { kind: "subscription.unsubscribed", actor, subscriber_id: Some(subscriber_id), list_id: Some(list_id), issue_id: None, detail: json!({"via": via}) };
-            append(&mut tx, event, now).await?;
+        let mut changed = Vec::with_capacity(pairs.len());
+        for &(subscriber_id, list_id) in pairs {
+            let did = sqlx::query(
+                "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = $1, updated_at = $1
+                 WHERE list_id = $2 AND subscriber_id = $3 AND status <> 'unsubscribed'",
+            )
+            .bind(now)
+            .bind(list_id)
+            .bind(subscriber_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+            if did {
+                let event = NewEvent { kind: "subscription.unsubscribed", actor, subscriber_id: Some(subscriber_id), list_id: Some(list_id), issue_id: None, detail: json!({"via": via}) };
+                append(&mut tx, event, now).await?;
+            }
+            changed.push(did);
         }
         tx.commit().await?;
         Ok(changed)

@@ -42,7 +42,7 @@ pub async fn unsubscribe(AxumState(state): AxumState<State>, headers: HeaderMap,
         Ok(found) => found,
         Err(page) => return page,
     };
-    match state.app.store.unsubscribe_by_id(claims.subscriber_id, claims.list_id, "one_click", &Actor("web".into())).await {
+    match state.unsubscriber.unsubscribe(claims.subscriber_id, claims.list_id).await {
         Ok(changed) => {
             if changed {
                 Counters::add(&state.app.counters.unsubscribes, 1);

@@ -6,6 +6,7 @@ mod guard;
 mod leave;
 mod metrics;
 mod subscribe;
+mod unsubscriber;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub struct WebState {
     limits: guard::Limits,
     metrics: metrics::HttpMetrics,
     cache: archive::Cache,
+    unsubscriber: unsubscriber::Unsubscriber,
 }
 
 pub type State = Arc<WebState>;
@@ -54,7 +56,13 @@ pub type State = Arc<WebState>;
 pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Result<(), WebError> {
     let bind = app.config.http.bind.clone();
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| WebError::Bind { bind: bind.clone(), source })?;
-    let state = Arc::new(WebState { limits: guard::Limits::new(&app.config.http), metrics: metrics::HttpMetrics::default(), cache: archive::Cache::default(), app });
+    let state = Arc::new(WebState {
+        limits: guard::Limits::new(&app.config.http),
+        metrics: metrics::HttpMetrics::default(),
+        cache: archive::Cache::default(),
+        unsubscriber: unsubscriber::Unsubscriber::start(app.store.clone()),
+        app,
+    });
     tokio::spawn(guard::forget_old_keys(state.clone(), stop.clone()));
     tracing::info!(bind = %listener.local_addr().map(|a| a.to_string()).unwrap_or(bind), "HTTP server listening");
     let shutdown = async move {
