@@ -27,6 +27,14 @@ pub struct Counters {
     pub unsubscribes: AtomicU64,
 }
 
+impl App {
+    /// `[bounce]` as the store's policy needs it.
+    pub fn bounce_policy(&self) -> crate::store::BouncePolicy {
+        let b = &self.config.bounce;
+        crate::store::BouncePolicy { soft_threshold: b.soft_bounce_threshold, window_days: b.soft_bounce_window_days }
+    }
+}
+
 impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);

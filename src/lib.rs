@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod audience;
+pub mod bounces;
 pub mod cli;
 pub mod config;
 pub mod daemon;

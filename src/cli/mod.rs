@@ -1,5 +1,6 @@
 //! The command-line face: parses arguments, calls the engine, prints. No business logic here.
 
+mod bounce;
 mod error;
 mod issue;
 mod list;
@@ -51,8 +52,11 @@ enum Command {
     Feed(issue::FeedCommand),
     /// Run the scheduler and delivery workers
     Deliver(send::DeliverArgs),
-    /// Run the daemon: scheduler and delivery workers (and, next, the web server)
+    /// Run the daemon: scheduler, delivery workers, HTTP server and content watcher
     Serve,
+    /// Bounces and complaints
+    #[command(subcommand)]
+    Bounce(bounce::BounceCommand),
 }
 
 /// What every verb gets: the configuration and how to print.
@@ -108,6 +112,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Feed(cmd) => issue::feed(&ctx, cmd).await,
         Command::Deliver(args) => send::deliver(&ctx, args).await,
         Command::Serve => send::serve(&ctx).await,
+        Command::Bounce(cmd) => bounce::run(&ctx, cmd).await,
     }
 }
 

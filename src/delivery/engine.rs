@@ -24,7 +24,7 @@ use super::policy::after_failure;
 use super::transport::{SendError, Transport, TransportError};
 use crate::app::{App, Counters};
 use crate::domain::{EmailAddress, SubscriberName};
-use crate::store::{Actor, Claimed, Outcome, PendingConfirmation, StoreError};
+use crate::store::{Actor, BouncePolicy, Claimed, Outcome, PendingConfirmation, StoreError};
 
 /// How long a claim is good for without a heartbeat extending it.
 const LEASE_SECS: i64 = 120;
@@ -181,7 +181,7 @@ impl Engine {
                 Outcome::Requeue { error, .. } => down = Some(error.clone()),
                 _ => {}
             }
-            self.app.store.record_confirmation(c, outcome).await?;
+            self.app.store.record_confirmation(c, outcome, self.bounce_policy()).await?;
         }
         if sent > 0 {
             tracing::info!(sent, "confirmation emails sent");
@@ -220,6 +220,10 @@ impl Engine {
                 after_failure(&error, attempts, i64::from(config.max_attempts), config.retry_base_secs, Utc::now())
             }
         }
+    }
+
+    fn bounce_policy(&self) -> BouncePolicy {
+        self.app.bounce_policy()
     }
 
     fn batch_size(&self) -> i64 {
@@ -268,6 +272,7 @@ impl Engine {
         let (tx, mut rx) = mpsc::channel::<(Claimed, Outcome)>(concurrency);
         let store = self.app.store.clone();
         let owner = self.instance.clone();
+        let policy = self.bounce_policy();
         let recorder = tokio::spawn(async move {
             let (mut report, mut down) = (RunReport::default(), None);
             while let Some(first) = rx.recv().await {
@@ -277,7 +282,7 @@ impl Engine {
                 }
                 tally(&mut report, &chunk);
                 down = down.or_else(|| chunk.iter().find_map(|(_, o)| if let Outcome::Requeue { error, .. } = o { Some(error.clone()) } else { None }));
-                store.record_outcomes(&owner, &chunk).await?;
+                store.record_outcomes(&owner, &chunk, policy).await?;
             }
             Ok::<_, StoreError>((report, down))
         });

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::transport::SendError;
+use crate::bounces::classify::classify;
 use crate::store::Outcome;
 
 const MAX_BACKOFF_SECS: i64 = 6 * 3600;
@@ -33,25 +34,12 @@ pub fn backoff(attempt: i64, base_secs: u64) -> Duration {
 }
 
 /// Whether a 5xx says the address is bad (hard) or our message was refused (soft, "blocked"),
-/// and why. Only the address's own faults are hard: a receiver blocking us is not the reader's.
+/// and why: the bounce classifier's reading, so a refusal at send time and the same refusal in
+/// a DSN get one verdict.
 pub fn read_refusal(code: Option<u16>, message: &str) -> (bool, &'static str) {
-    let m = message.to_ascii_lowercase();
-    let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
-    if has(&["5.1.1", "5.1.10", "user unknown", "no such user", "unknown user", "mailbox unavailable", "does not exist", "recipient address rejected: user"]) {
-        (true, "user_unknown")
-    } else if has(&["5.1.2", "host unknown", "domain not found", "no mx", "null mx"]) {
-        (true, "domain_unknown")
-    } else if has(&["5.1.6", "moved"]) {
-        (true, "moved")
-    } else if code == Some(552) || has(&["5.3.4", "too large", "size limit"]) {
-        (false, "message_too_large")
-    } else if has(&["5.2.2", "mailbox full", "quota"]) {
-        (false, "mailbox_full")
-    } else if has(&["5.7.", "spam", "policy", "blocked", "blacklist", "blocklist", "reputation", "relay", "authentication", "ptr", "dmarc", "spf", "dkim"]) {
-        (false, "blocked")
-    } else {
-        (false, "other")
-    }
+    let temporary = code.is_some_and(|c| c < 500);
+    let (hard, reason) = classify(None, message, temporary);
+    (hard, reason.as_str())
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ impl Store {
 
     /// Writes what became of a confirmation email. Given up (out of attempts, refused, or not
     /// to be sent at all) counts as done, with the reason in the event log.
-    pub async fn record_confirmation(&self, c: &PendingConfirmation, outcome: &Outcome) -> Result<()> {
+    pub async fn record_confirmation(&self, c: &PendingConfirmation, outcome: &Outcome, policy: super::BouncePolicy) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
         let (sent_at, not_before, attempts_back) = match outcome {
@@ -88,7 +88,7 @@ impl Store {
             Outcome::Skipped { why } => ("confirmation.skipped", json!({"why": why})),
             Outcome::Failed { code, error } => ("confirmation.failed", json!({"code": code, "error": error})),
             Outcome::Rejected { code, error, hard, reason } => {
-                super::deliveries::record_smtp_bounce(&mut tx, c.subscriber_id, None, &c.email, *code, error, *hard, reason, now).await?;
+                super::deliveries::record_smtp_bounce(&mut tx, c.subscriber_id, None, *code, error, *hard, reason, policy, now).await?;
                 ("confirmation.failed", json!({"code": code, "error": error}))
             }
         };

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::events::{Actor, NewEvent, append};
+use super::bounces::{BouncePolicy, NewBounce, apply_bounce};
 use super::{Result, Store, StoreError};
 
 /// A claimed delivery with what is needed to write its message.
@@ -176,7 +177,7 @@ impl Store {
 
     /// Writes a batch of outcomes in one transaction. Only rows still leased by `owner` change,
     /// so a lease that was reclaimed meanwhile is not overwritten.
-    pub async fn record_outcomes(&self, owner: &str, outcomes: &[(Claimed, Outcome)]) -> Result<()> {
+    pub async fn record_outcomes(&self, owner: &str, outcomes: &[(Claimed, Outcome)], policy: BouncePolicy) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
         for (d, outcome) in outcomes {
@@ -208,8 +209,8 @@ impl Store {
             if changed == 1
                 && let Outcome::Rejected { code, error, hard, reason } = outcome
             {
-                if let (Some(subscriber_id), Some(email)) = (d.subscriber_id, d.email.as_deref()) {
-                    record_smtp_bounce(&mut tx, subscriber_id, Some(d.issue_id), email, *code, error, *hard, reason, now).await?;
+                if let Some(subscriber_id) = d.subscriber_id {
+                    record_smtp_bounce(&mut tx, subscriber_id, Some(d.issue_id), *code, error, *hard, reason, policy, now).await?;
                 }
             }
         }
@@ -279,34 +280,31 @@ impl Store {
     }
 }
 
-/// A 5xx at send time is evidence about the address: it goes in the bounce log with the issue.
+/// A 5xx at send time is evidence about the address: it goes in the bounce log with the issue,
+/// and the bounce policy applies to it as to any bounce.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn record_smtp_bounce(
     conn: &mut sqlx::SqliteConnection,
     subscriber_id: i64,
     issue_id: Option<i64>,
-    email: &str,
     code: Option<u16>,
     error: &str,
     hard: bool,
     reason: &str,
+    policy: BouncePolicy,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let domain = email.rsplit_once('@').map(|(_, dom)| dom.to_string());
-    sqlx::query(
-        "INSERT INTO bounces (subscriber_id, issue_id, kind, reason, source, status_code, action, diagnostic, receiving_domain, received_at)
-         VALUES ($1, $2, $3, $4, 'smtp', $5, 'failed', $6, $7, $8)",
-    )
-    .bind(subscriber_id)
-    .bind(issue_id)
-    .bind(if hard { "hard" } else { "soft" })
-    .bind(reason)
-    .bind(code.map(|c| c.to_string()))
-    .bind(error)
-    .bind(domain)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let detail = json!({"source": "smtp", "hard": hard, "reason": reason, "code": code});
-    append(conn, NewEvent { kind: "bounce.recorded", actor: &Actor("delivery".into()), subscriber_id: Some(subscriber_id), list_id: None, issue_id, detail }, now).await
+    let code = code.map(|c| c.to_string());
+    let bounce = NewBounce {
+        subscriber_id,
+        issue_id,
+        kind: if hard { "hard" } else { "soft" },
+        reason,
+        source: "smtp",
+        status_code: code.as_deref(),
+        action: Some("failed"),
+        diagnostic: Some(error),
+        ..Default::default()
+    };
+    apply_bounce(conn, &bounce, policy, now).await.map(|_| ())
 }

@@ -5,6 +5,7 @@
 //! `RETURNING`); what is SQLite-only (`json_each`, `json_patch`, pragmas) is marked so a
 //! PostgreSQL backend knows what to replace.
 
+mod bounces;
 mod confirmations;
 mod consent;
 mod deliveries;
@@ -26,6 +27,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::domain::{EmailAddress, ListSlug};
 
+pub use bounces::{BouncePolicy, Decision, NewBounce};
 pub use confirmations::PendingConfirmation;
 pub use consent::{ConfirmOutcome, ListChoice};
 pub use deliveries::{Claimed, DeliveryCounts, Outcome};

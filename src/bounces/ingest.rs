@@ -1,0 +1,134 @@
+//! `bounce ingest`: read a message, find whom it is about, record it, apply policy.
+//!
+//! Whom: first the signed VERP token of our envelope sender (the bounce's recipient headers, a
+//! report's Original-Mail-From); then the report's recipients matched against subscribers; then
+//! the returned original's Message-ID, which names issue and subscriber.
+
+use serde::Serialize;
+
+use super::read::{Kind, RecipientVerdict, Source, Unreadable, Verdict, read};
+use crate::app::App;
+use crate::domain::EmailAddress;
+use crate::domain::verp;
+use crate::store::{Decision, NewBounce, StoreError};
+
+#[derive(Debug, Serialize)]
+pub struct Ingested {
+    pub kind: Kind,
+    pub source: Source,
+    pub recipients: Vec<RecipientVerdict>,
+    /// The subscriber's address, when the message maps to one.
+    pub subscriber: Option<String>,
+    /// The issue's slug, when known.
+    pub issue: Option<String>,
+    /// What the policy did, one entry per recorded bounce.
+    pub decisions: Vec<Decision>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub async fn ingest(app: &App, raw: &[u8]) -> Result<Ingested, IngestError> {
+    let verdict = read(raw)?;
+    let (verp_target, source) = match find_verp(app, &verdict) {
+        Some(t) => (Some(t), if verdict.recipients.is_empty() && matches!(verdict.kind, Kind::Hard | Kind::Soft) { Source::Verp } else { verdict.source }),
+        None => (None, verdict.source),
+    };
+    let store = &app.store;
+    let mut issue_id = verp_target.map(|t| t.issue_id).filter(|i| *i > 0);
+    let mut by_verp = verp_target.map(|t| t.subscriber_id);
+    if by_verp.is_none()
+        && let Some((issue, subscriber)) = verdict.original_message_id.as_deref().and_then(our_message_id)
+    {
+        issue_id = issue_id.or(Some(issue));
+        by_verp = Some(subscriber);
+    }
+    let policy = app.bounce_policy();
+    let mut decisions = Vec::new();
+    let mut subscriber_id = by_verp;
+    let records: Vec<(Option<i64>, Option<&RecipientVerdict>)> = if verdict.recipients.is_empty() {
+        vec![(by_verp, None)]
+    } else {
+        let mut out = Vec::new();
+        for r in &verdict.recipients {
+            let found = match EmailAddress::parse(&r.address) {
+                Ok(address) => store.subscriber_id_by_key(&address.key()).await?,
+                Err(_) => None,
+            };
+            // A signed VERP token names the person even when the report names a forwarding address.
+            let who = if verdict.recipients.len() == 1 { by_verp.or(found) } else { found.or(by_verp) };
+            subscriber_id = subscriber_id.or(who);
+            out.push((who, Some(r)));
+        }
+        out
+    };
+    for (who, recipient) in records {
+        let Some(who) = who else { continue };
+        let bounce = match (verdict.kind, recipient) {
+            (Kind::Complaint, _) => NewBounce { subscriber_id: who, issue_id, kind: "complaint", reason: "complaint", source: source_name(source), ..Default::default() },
+            (Kind::Hard | Kind::Soft, Some(r)) if r.kind.is_some() => NewBounce {
+                subscriber_id: who,
+                issue_id,
+                kind: if r.kind == Some(super::read::AddressKind::Hard) { "hard" } else { "soft" },
+                reason: r.reason.map_or("other", |x| x.as_str()),
+                source: source_name(source),
+                status_code: r.status.as_deref(),
+                action: r.action.as_deref(),
+                diagnostic: r.diagnostic.as_deref(),
+                remote_mta: r.remote_mta.as_deref(),
+                ..Default::default()
+            },
+            (Kind::Hard | Kind::Soft, None) => NewBounce { subscriber_id: who, issue_id, kind: if verdict.kind == Kind::Hard { "hard" } else { "soft" }, reason: "other", source: source_name(source), ..Default::default() },
+            _ => continue,
+        };
+        decisions.push(store.record_bounce(&bounce, policy).await?);
+    }
+    let subscriber = match subscriber_id {
+        Some(id) => store.subscriber_email(id).await?,
+        None => None,
+    };
+    let issue = match issue_id {
+        Some(id) => store.issue_slug(id).await?,
+        None => None,
+    };
+    Ok(Ingested { kind: verdict.kind, source, recipients: verdict.recipients, subscriber, issue, decisions })
+}
+
+fn find_verp(app: &App, verdict: &Verdict) -> Option<verp::VerpTarget> {
+    verdict.verp_candidates.iter().find_map(|c| verp::parse(&app.keys, c))
+}
+
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Verp => "verp",
+        Source::Dsn => "dsn",
+        Source::Arf => "arf",
+        Source::Heuristic => "heuristic",
+    }
+}
+
+/// Our Message-IDs are `<issue.subscriber.random@domain>`.
+fn our_message_id(id: &str) -> Option<(i64, i64)> {
+    let local = id.trim_matches(['<', '>']).split('@').next()?;
+    let mut parts = local.split('.');
+    let issue = parts.next()?.parse().ok()?;
+    let subscriber = parts.next()?.parse().ok()?;
+    (parts.next().is_some_and(|r| r.chars().all(|c| c.is_ascii_hexdigit())) && parts.next().is_none()).then_some((issue, subscriber))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::our_message_id;
+
+    #[test]
+    fn reads_our_message_ids_only() {
+        assert_eq!(our_message_id("<2.15.a1b2c3@news.example.org>"), Some((2, 15)));
+        assert_eq!(our_message_id("confirm.1.2.3@x"), None);
+        assert_eq!(our_message_id("CAF=abc@mail.gmail.com"), None);
+    }
+}

@@ -1,0 +1,5 @@
+//! Bounces and complaints: reading inbound messages into verdicts, and applying policy.
+
+pub mod classify;
+pub mod ingest;
+pub mod read;

@@ -1,0 +1,155 @@
+//! `bounce ingest` end to end: real sends through smtp-sink, the bounces that would come back,
+//! and the policy applied to the subscribers.
+
+mod support;
+
+use support::Tidings;
+use support::smtp::Sink;
+
+const ISSUE: &str = "+++
+list = \"news\"
+slug = \"2026-11\"
+title = \"Tech Newsletter, November 2026\"
+date = 2026-11-20
++++
+
+Hello.
+";
+
+/// Three confirmed readers, the issue sent to them through smtp-sink; returns the VERP sender
+/// each reader's message went out with.
+fn sent(t: &mut Tidings) -> (Sink, std::collections::HashMap<String, String>) {
+    let sink = Sink::start(&[]);
+    t.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
+    t.set_env("TIDINGS_SMTP__PORT", &sink.port.to_string());
+    t.set_env("TIDINGS_SECURITY__SECRET_KEY", "bounce-test-key");
+    t.set_env("TIDINGS_BOUNCE__SOFT_BOUNCE_THRESHOLD", "2");
+    t.ok(&["list", "create", "news", "--name", "Tech News"]);
+    t.ok(&["list", "create", "digest", "--name", "Digest"]);
+    for r in ["reader1@example.com", "reader2@example.com", "reader3@example.com"] {
+        t.ok(&["subscriber", "add", r, "--list", "news", "--confirmed"]);
+    }
+    t.ok(&["subscriber", "add", "reader3@example.com", "--list", "digest", "--confirmed"]);
+    let issue = t.write("i.md", ISSUE);
+    t.ok(&["issue", "add", &issue]);
+    t.ok(&["issue", "send", "2026-11"]);
+    t.ok(&["deliver", "--until-idle"]);
+    let dump = sink.dump();
+    let mut verp = std::collections::HashMap::new();
+    let mut sender = String::new();
+    for line in dump.lines() {
+        if let Some(s) = line.strip_prefix("X-Mail-Args: <") {
+            sender = s.split('>').next().unwrap().to_string();
+        }
+        if let Some(r) = line.strip_prefix("X-Rcpt-Args: <") {
+            verp.insert(r.split('>').next().unwrap().to_string(), sender.clone());
+        }
+    }
+    assert_eq!(verp.len(), 3);
+    (sink, verp)
+}
+
+fn dsn(to: &str, rcpt: &str, action: &str, status: &str, diagnostic: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)\r\nTo: {to}\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <b1@mx.example.com>\r\nMIME-Version: 1.0\r\nAuto-Submitted: auto-replied\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; {rcpt}\r\nAction: {action}\r\nStatus: {status}\r\nRemote-MTA: dns; mail.example.com\r\nDiagnostic-Code: smtp; {diagnostic}\r\n\r\n--B--\r\n"
+    )
+}
+
+#[test]
+fn a_hard_bounce_through_verp_suppresses_the_reader_and_the_next_send_skips_them() {
+    let mut t = Tidings::new();
+    let (sink, verp) = sent(&mut t);
+    // Delivered to the VERP address, naming a forwarding address the reader never gave us.
+    let bounce = t.write("b.eml", dsn(&verp["reader1@example.com"], "forwarded@elsewhere.example", "failed", "5.1.1", "550 5.1.1 <forwarded@elsewhere.example>: User unknown"));
+    let v = t.json(&["bounce", "ingest", &bounce]);
+    assert_eq!((v["kind"].as_str(), v["source"].as_str()), (Some("hard"), Some("dsn")), "{v}");
+    assert_eq!(v["subscriber"], "reader1@example.com", "VERP names the reader: {v}");
+    assert_eq!(v["issue"], "2026-11");
+    assert_eq!(v["recipients"][0]["reason"], "user_unknown");
+    assert_eq!(v["recipients"][0]["remote_mta"], "mail.example.com");
+
+    let shown = t.json(&["subscriber", "show", "reader1@example.com"]);
+    assert_eq!(shown["status"], "bounced", "{shown}");
+    assert_eq!(shown["bounces"][0]["source"], "dsn");
+    assert!(t.json(&["issue", "status", "2026-11"])["deliveries"]["bounced"] == 1, "the delivery is counted as bounced");
+    // Suppressed: an import cannot bring the address back…
+    let csv = t.write("again.csv", "email\nREADER1@example.com\n");
+    let report = t.json(&["subscriber", "import", &csv, "--list", "digest", "--confirmed"]);
+    assert_eq!(report["report"]["skipped"], 1, "{report}");
+    // …and the next send leaves them out.
+    let next = t.write("n.md", ISSUE.replace("2026-11", "2026-12"));
+    t.ok(&["issue", "add", &next]);
+    t.ok(&["issue", "send", "2026-12"]);
+    t.ok(&["deliver", "--until-idle"]);
+    let second: Vec<String> = sink.recipients().into_iter().skip(3).collect();
+    assert_eq!(second.len(), 2);
+    assert!(!second.contains(&"reader1@example.com".to_string()));
+}
+
+#[test]
+fn soft_bounces_count_toward_the_threshold_but_blocks_never_do() {
+    let mut t = Tidings::new();
+    let (_sink, verp) = sent(&mut t);
+    for _ in 0..3 {
+        let blocked = t.write("blocked.eml", dsn(&verp["reader2@example.com"], "reader2@example.com", "failed", "5.7.1", "554 5.7.1 Message rejected as spam"));
+        let v = t.json(&["bounce", "ingest", &blocked]);
+        assert_eq!((v["kind"].as_str(), v["recipients"][0]["reason"].as_str()), (Some("soft"), Some("blocked")));
+    }
+    assert_eq!(t.json(&["subscriber", "show", "reader2@example.com"])["status"], "active", "blocks are about our message, not the reader");
+    let delayed = t.write("delayed.eml", dsn("newsletter@localhost.localdomain", "reader2@example.com", "delayed", "4.4.1", "connect to mx: Connection timed out"));
+    assert_eq!(t.json(&["bounce", "ingest", &delayed])["subscriber"], "reader2@example.com", "found by the report's recipient");
+    assert_eq!(t.json(&["subscriber", "show", "reader2@example.com"])["status"], "active", "a delay warning does not count");
+    for n in 1..=2 {
+        let full = t.write("full.eml", dsn(&verp["reader2@example.com"], "reader2@example.com", "failed", "5.2.2", "552 5.2.2 Mailbox full"));
+        t.ok(&["bounce", "ingest", &full]);
+        let status = t.json(&["subscriber", "show", "reader2@example.com"])["status"].as_str().unwrap().to_string();
+        assert_eq!(status, if n < 2 { "active" } else { "bounced" }, "after {n} mailbox-full bounces (threshold 2)");
+    }
+}
+
+#[test]
+fn a_complaint_unsubscribes_from_every_list_and_an_auto_reply_changes_nothing() {
+    let mut t = Tidings::new();
+    let (_sink, verp) = sent(&mut t);
+    let arf = format!(
+        "From: feedback@fbl.example.net\r\nTo: fbl@news.example.org\r\nSubject: FW: abuse report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n\r\n--F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: FBL/1.0\r\nVersion: 1\r\nOriginal-Mail-From: <{}>\r\nOriginal-Rcpt-To: <reader3@example.com>\r\n\r\n--F--\r\n",
+        verp["reader3@example.com"]
+    );
+    let file = t.write("arf.eml", arf);
+    let v = t.json(&["bounce", "ingest", &file]);
+    assert_eq!((v["kind"].as_str(), v["source"].as_str(), v["subscriber"].as_str()), (Some("complaint"), Some("arf"), Some("reader3@example.com")), "{v}");
+    let shown = t.json(&["subscriber", "show", "reader3@example.com"]);
+    assert_eq!(shown["status"], "complained");
+    assert!(shown["subscriptions"].as_array().unwrap().iter().all(|s| s["status"] == "unsubscribed"), "{shown}");
+
+    let vacation = t.write(
+        "ooo.eml",
+        format!("From: reader1@example.com\r\nTo: {}\r\nSubject: =?utf-8?b?6Ieq5Yqo5Zue5aSNOiBUZWNo?=\r\nAuto-Submitted: auto-replied\r\n\r\n我正在休假。\r\n", verp["reader1@example.com"]),
+    );
+    let v = t.json(&["bounce", "ingest", &vacation]);
+    assert_eq!(v["kind"], "auto_reply", "{v}");
+    assert_eq!(t.json(&["subscriber", "show", "reader1@example.com"])["status"], "active", "vacation replies are never bounces");
+    assert_eq!(t.json(&["subscriber", "show", "reader1@example.com"])["bounces"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn unreadable_input_exits_2_and_a_forged_verp_token_maps_to_no_one() {
+    let mut t = Tidings::new();
+    let (_sink, verp) = sent(&mut t);
+    let empty = t.write("empty.eml", "");
+    let err = t.fails(&["bounce", "ingest", &empty], 2);
+    assert!(err.contains("empty.eml"), "{err}");
+    let forged_to = verp["reader1@example.com"].replacen("-", "-0", 1);
+    let forged = t.write("forged.eml", dsn(&forged_to, "nobody@nowhere.example", "failed", "5.1.1", "550 5.1.1 User unknown"));
+    let v = t.json(&["bounce", "ingest", &forged]);
+    assert_eq!(v["subscriber"], serde_json::Value::Null, "{v}");
+    assert_eq!(t.json(&["subscriber", "show", "reader1@example.com"])["status"], "active");
+    // From stdin, as an MTA pipe delivers it.
+    let mut child = t.command(&["bounce", "ingest", "--json"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(dsn(&verp["reader2@example.com"], "reader2@example.com", "failed", "5.1.1", "550 5.1.1 no such user").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["kind"].as_str(), v["subscriber"].as_str()), (Some("hard"), Some("reader2@example.com")));
+}
