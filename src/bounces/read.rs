@@ -326,6 +326,6 @@ mod tests {
     fn a_human_reply_is_not_a_bounce() {
         let v = read(b"From: reader@example.com\r\nTo: newsletter@example.org\r\nSubject: Re: Tech\r\n\r\nThanks!\r\n").unwrap();
         assert_eq!((v.kind, v.recipients.len()), (Kind::NotBounce, 0));
-        assert_eq!(read(b"   \r\n"), Err(Unreadable("the input is empty")));
+        assert_eq!(read(b"   \r\n").err(), Some(Unreadable("the input is empty")));
     }
 }
