@@ -149,11 +149,26 @@ pub struct BounceConfig {
     /// Soft bounces within `soft_bounce_window_days` that mark a subscriber bounced.
     pub soft_bounce_threshold: u32,
     pub soft_bounce_window_days: u32,
+    /// A Maildir that `serve` polls for bounces (its `new/`), moving each message to `cur/` once
+    /// recorded; empty = off.
+    pub maildir: String,
+    /// The shared secret of `POST /webhooks/bounces/{provider}` (as the Basic auth password, the
+    /// `X-Tidings-Secret` header or `?secret=`); empty = webhooks off.
+    pub webhook_secret: Secret,
+    /// Mailgun's webhook signing key: Mailgun's own signature is checked when it is set.
+    pub mailgun_signing_key: Secret,
 }
 
 impl Default for BounceConfig {
     fn default() -> Self {
-        Self { return_path_domain: "bounces.localhost.localdomain".into(), soft_bounce_threshold: 5, soft_bounce_window_days: 30 }
+        Self {
+            return_path_domain: "bounces.localhost.localdomain".into(),
+            soft_bounce_threshold: 5,
+            soft_bounce_window_days: 30,
+            maildir: String::new(),
+            webhook_secret: Secret::default(),
+            mailgun_signing_key: Secret::default(),
+        }
     }
 }
 

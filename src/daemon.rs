@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::app::App;
+use crate::bounces::maildir::{MaildirError, poll_maildir};
 use crate::delivery::engine::{Engine, EngineError, Mode};
 use crate::publishing::watch::{WatchError, watch_issues};
 use crate::web::{WebError, serve_http};
@@ -18,10 +19,12 @@ pub enum DaemonError {
     Watch(#[from] WatchError),
     #[error(transparent)]
     Web(#[from] WebError),
+    #[error(transparent)]
+    Maildir(#[from] MaildirError),
 }
 
-/// Runs the delivery engine (scheduler and workers), the HTTP server and the content watcher
-/// until `stop` is set to true.
+/// Runs the delivery engine (scheduler and workers), the HTTP server, the content watcher and
+/// the bounce Maildir poller until `stop` is set to true.
 pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonError> {
     let engine = Engine::start(app.clone()).await?;
     let deliver = async {
@@ -30,8 +33,9 @@ pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonE
     };
     let watcher = async { stop_all_on_error(&stop, watch_issues(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
     let web = async { stop_all_on_error(&stop, serve_http(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
-    let (delivered, watched, served) = tokio::join!(deliver, watcher, web);
-    delivered.and(watched).and(served)
+    let bounces = async { stop_all_on_error(&stop, poll_maildir(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
+    let (delivered, watched, served, polled) = tokio::join!(deliver, watcher, web, bounces);
+    delivered.and(watched).and(served).and(polled)
 }
 
 fn stop_all_on_error(stop: &watch::Sender<bool>, result: Result<(), DaemonError>) -> Result<(), DaemonError> {

@@ -153,3 +153,86 @@ fn unreadable_input_exits_2_and_a_forged_verp_token_maps_to_no_one() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["kind"].as_str(), v["subscriber"].as_str()), (Some("hard"), Some("reader2@example.com")));
 }
+
+/// `serve` on a free port with webhooks and a bounce Maildir; killed on drop.
+struct Serving(std::process::Child, String);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(t: &mut Tidings) -> Serving {
+    let port = support::smtp::free_port();
+    t.set_env("TIDINGS_HTTP__BIND", &format!("127.0.0.1:{port}"));
+    t.set_env("TIDINGS_BOUNCE__WEBHOOK_SECRET", "hook-secret");
+    t.set_env("TIDINGS_BOUNCE__MAILDIR", &t.path().join("Maildir").display().to_string());
+    let child = t.command(&["serve"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while reqwest::blocking::get(format!("{base}/healthz")).is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Serving(child, base)
+}
+
+#[test]
+fn webhooks_are_authenticated_idempotent_and_apply_the_policy() {
+    let mut t = Tidings::new();
+    let _sent = sent(&mut t);
+    let s = serve(&mut t);
+    let client = reqwest::blocking::Client::new();
+    let url = |provider: &str| format!("{}/webhooks/bounces/{provider}", s.1);
+    let ses = r#"{"Type":"Notification","Message":"{\"notificationType\":\"Bounce\",\"bounce\":{\"bounceType\":\"Permanent\",\"feedbackId\":\"f1\",\"bouncedRecipients\":[{\"emailAddress\":\"reader1@example.com\",\"status\":\"5.1.1\",\"diagnosticCode\":\"smtp; 550 5.1.1 user unknown\"}]}}"}"#;
+    assert_eq!(client.post(url("ses")).body(ses).send().unwrap().status(), 401, "no secret, no entry");
+    assert_eq!(client.post(url("ses")).basic_auth("sns", Some("wrong")).body(ses).send().unwrap().status(), 401);
+    let first: serde_json::Value = client.post(url("ses")).basic_auth("sns", Some("hook-secret")).body(ses).send().unwrap().json().unwrap();
+    assert_eq!(first["recorded"], 1, "{first}");
+    let again: serde_json::Value = client.post(url("ses")).header("X-Tidings-Secret", "hook-secret").body(ses).send().unwrap().json().unwrap();
+    assert_eq!(again["duplicates"], 1, "the same event twice is recorded once: {again}");
+    let shown = t.json(&["subscriber", "show", "reader1@example.com"]);
+    assert_eq!((shown["status"].as_str(), shown["bounces"].as_array().unwrap().len()), (Some("bounced"), 1), "{shown}");
+    assert_eq!(shown["bounces"][0]["source"], "webhook:ses");
+
+    let complaint = r#"[{"email":"reader2@example.com","event":"spamreport","sg_event_id":"sg-1"}]"#;
+    let r: serde_json::Value = client.post(format!("{}?secret=hook-secret", url("sendgrid"))).body(complaint).send().unwrap().json().unwrap();
+    assert_eq!(r["recorded"], 1);
+    assert_eq!(t.json(&["subscriber", "show", "reader2@example.com"])["status"], "complained");
+
+    let bad = client.post(url("generic")).header("X-Tidings-Secret", "hook-secret").body("{\"email\": \"x@example.com\"}").send().unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().unwrap();
+    assert_eq!(body["error"]["code"], "bad_payload");
+    assert_eq!(client.post(url("nope")).header("X-Tidings-Secret", "hook-secret").body("{}").send().unwrap().status(), 404);
+    let hello = r#"{"Type":"SubscriptionConfirmation","SubscribeURL":"https://sns.example/confirm"}"#;
+    let r: serde_json::Value = client.post(url("ses")).header("X-Tidings-Secret", "hook-secret").body(hello).send().unwrap().json().unwrap();
+    assert_eq!(r["subscription_confirmation"], "https://sns.example/confirm");
+}
+
+#[test]
+fn serve_reads_bounces_dropped_into_its_maildir_and_moves_them_to_cur() {
+    let mut t = Tidings::new();
+    let (_sink, verp) = sent(&mut t);
+    let s = serve(&mut t);
+    let maildir = t.path().join("Maildir");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !maildir.join("new").exists() {
+        assert!(std::time::Instant::now() < deadline, "the maildir was not created");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(maildir.join("tmp/1.host"), dsn(&verp["reader3@example.com"], "reader3@example.com", "failed", "5.1.1", "550 5.1.1 no such user")).unwrap();
+    std::fs::rename(maildir.join("tmp/1.host"), maildir.join("new/1.host")).unwrap();
+    std::fs::write(maildir.join("new/2.host"), "").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_dir(maildir.join("cur")).unwrap().count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the messages were not moved to cur/");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
+    assert!(maildir.join("cur/1.host:2,S").exists() && maildir.join("cur/2.host:2,T").exists());
+    assert_eq!(t.json(&["subscriber", "show", "reader3@example.com"])["status"], "bounced");
+    drop(s);
+}

@@ -33,7 +33,9 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
-pub async fn ingest(app: &App, raw: &[u8]) -> Result<Ingested, IngestError> {
+/// `event_id` names the message for idempotency (a Maildir file name): ingesting it twice records
+/// its bounces once.
+pub async fn ingest(app: &App, raw: &[u8], event_id: Option<&str>) -> Result<Ingested, IngestError> {
     let verdict = read(raw)?;
     let (verp_target, source) = match find_verp(app, &verdict) {
         Some(t) => (Some(t), if verdict.recipients.is_empty() && matches!(verdict.kind, Kind::Hard | Kind::Soft) { Source::Verp } else { verdict.source }),
@@ -67,8 +69,9 @@ pub async fn ingest(app: &App, raw: &[u8]) -> Result<Ingested, IngestError> {
         }
         out
     };
-    for (who, recipient) in records {
+    for (n, (who, recipient)) in records.into_iter().enumerate() {
         let Some(who) = who else { continue };
+        let provider_event_id = event_id.map(|id| format!("{id}:{n}"));
         let bounce = match (verdict.kind, recipient) {
             (Kind::Complaint, _) => NewBounce { subscriber_id: who, issue_id, kind: "complaint", reason: "complaint", source: source_name(source), ..Default::default() },
             (Kind::Hard | Kind::Soft, Some(r)) if r.kind.is_some() => NewBounce {
@@ -86,6 +89,7 @@ pub async fn ingest(app: &App, raw: &[u8]) -> Result<Ingested, IngestError> {
             (Kind::Hard | Kind::Soft, None) => NewBounce { subscriber_id: who, issue_id, kind: if verdict.kind == Kind::Hard { "hard" } else { "soft" }, reason: "other", source: source_name(source), ..Default::default() },
             _ => continue,
         };
+        let bounce = NewBounce { provider_event_id: provider_event_id.as_deref(), ..bounce };
         decisions.push(store.record_bounce(&bounce, policy).await?);
     }
     let subscriber = match subscriber_id {

@@ -2,4 +2,6 @@
 
 pub mod classify;
 pub mod ingest;
+pub mod maildir;
 pub mod read;
+pub mod webhooks;

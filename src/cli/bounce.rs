@@ -31,7 +31,7 @@ pub async fn run(ctx: &Context, cmd: BounceCommand) -> Result<(), CliError> {
     for input in inputs {
         let name = input.as_ref().map_or("stdin".to_string(), |p| p.display().to_string());
         let raw = read_input(input.as_ref()).map_err(|e| CliError::usage(format!("{name}: {e}")))?;
-        match ingest(&app, &raw).await {
+        match ingest(&app, &raw, None).await {
             Ok(report) if ctx.json => println!("{}", serde_json::to_string(&report).map_err(CliError::runtime)?),
             Ok(report) => {
                 let who = report.subscriber.as_deref().unwrap_or("no known subscriber");

@@ -105,7 +105,8 @@ pub fn csrf_ok(keys: &Keys, headers: &HeaderMap, token: &str) -> bool {
     (0..keys.key_count()).any(|k| keys.short_tag(&[b"csrf", nonce.as_bytes(), &issued.to_be_bytes()], k).is_some_and(|m| constant_eq(m.as_bytes(), mac.as_bytes())))
 }
 
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets in time independent of where they differ.
+pub fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

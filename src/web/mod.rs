@@ -7,6 +7,7 @@ mod leave;
 mod metrics;
 mod subscribe;
 mod unsubscriber;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ use crate::render::public_pages::notice_page;
 
 /// Forms are small; nothing a reader sends needs more.
 const BODY_LIMIT: usize = 16 * 1024;
+/// An ESP batches its notifications (SendGrid posts up to thousands of events at once).
+const WEBHOOK_BODY_LIMIT: usize = 8 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Styles are inline in each page, images may come from the issue's own links, and forms only
@@ -95,11 +98,13 @@ pub fn router(state: State) -> Router {
         .route("/preferences/{token}", get(leave::preferences).post(leave::save_preferences))
         .route("/healthz", get(metrics::healthz))
         .route("/metrics", get(metrics::metrics))
-        .fallback(not_found);
+        .fallback(not_found)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let hooks = Router::new().route("/webhooks/bounces/{provider}", axum::routing::post(webhooks::receive)).layer(RequestBodyLimitLayer::new(WEBHOOK_BODY_LIMIT));
     pages
+        .merge(hooks)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(security_header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

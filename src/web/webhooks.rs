@@ -1,0 +1,97 @@
+//! `POST /webhooks/bounces/{provider}`: bounce and complaint notifications from a relay or ESP.
+//! Authenticated by the shared secret `bounce.webhook_secret` (Basic auth password,
+//! `X-Tidings-Secret`, or `?secret=`), and for Mailgun also by its own signature when the
+//! signing key is set. Idempotent on the provider's event id.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use base64::Engine;
+use serde_json::json;
+
+use super::State;
+use super::guard::constant_eq;
+use crate::bounces::webhooks::{Notification, WebhookError, mailgun_signature_ok, parse};
+use crate::domain::EmailAddress;
+use crate::store::{Decision, NewBounce};
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SecretQuery {
+    #[serde(default)]
+    secret: String,
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({"error": {"code": code, "message": message, "field": null}}))).into_response()
+}
+
+pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<String>, Query(q): Query<SecretQuery>, headers: HeaderMap, body: Bytes) -> Response {
+    let config = &state.app.config.bounce;
+    let secret = config.webhook_secret.expose();
+    if secret.is_empty() {
+        return error(StatusCode::NOT_FOUND, "not_found", "bounce webhooks are off (set bounce.webhook_secret)");
+    }
+    if !authenticated(&headers, &q.secret, secret) {
+        return error(StatusCode::UNAUTHORIZED, "unauthorized", "a valid shared secret is required");
+    }
+    let signing_key = config.mailgun_signing_key.expose();
+    if provider == "mailgun" && !signing_key.is_empty() && !mailgun_signature_ok(&body, signing_key) {
+        return error(StatusCode::UNAUTHORIZED, "bad_signature", "the Mailgun signature does not verify");
+    }
+    let events = match parse(&provider, &body) {
+        Ok(Notification::Events(events)) => events,
+        Ok(Notification::ConfirmSubscription(url)) => {
+            // Tidings makes no outbound requests; the operator opens the link once.
+            tracing::warn!(%url, "Amazon SNS asks to confirm the bounce topic's subscription: open this URL once");
+            return (StatusCode::OK, Json(json!({"subscription_confirmation": url}))).into_response();
+        }
+        Err(e @ WebhookError::UnknownProvider(_)) => return error(StatusCode::NOT_FOUND, "unknown_provider", &e.to_string()),
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_payload", &e.to_string()),
+    };
+    let source = format!("webhook:{provider}");
+    let (mut recorded, mut duplicates, mut unknown) = (0, 0, 0);
+    for event in &events {
+        let subscriber = match EmailAddress::parse(&event.email) {
+            Ok(address) => match state.app.store.subscriber_id_by_key(&address.key()).await {
+                Ok(found) => found,
+                Err(e) => return super::internal(&state, e),
+            },
+            Err(_) => None,
+        };
+        let Some(subscriber_id) = subscriber else {
+            unknown += 1;
+            continue;
+        };
+        let bounce = NewBounce {
+            subscriber_id,
+            kind: event.kind,
+            reason: if event.kind == "complaint" { "complaint" } else { event.reason.as_str() },
+            source: &source,
+            status_code: event.status.as_deref(),
+            action: event.action.or(Some("failed")),
+            diagnostic: event.diagnostic.as_deref(),
+            provider_event_id: Some(&event.id),
+            ..Default::default()
+        };
+        match state.app.store.record_bounce(&bounce, state.app.bounce_policy()).await {
+            Ok(Decision::Duplicate) => duplicates += 1,
+            Ok(Decision::UnknownSubscriber) => unknown += 1,
+            Ok(_) => recorded += 1,
+            Err(e) => return super::internal(&state, e),
+        }
+    }
+    (StatusCode::OK, Json(json!({"recorded": recorded, "duplicates": duplicates, "unknown": unknown}))).into_response()
+}
+
+fn authenticated(headers: &HeaderMap, query_secret: &str, secret: &str) -> bool {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|pair| pair.split_once(':').map(|(_, p)| p.to_string()));
+    let header = headers.get("x-tidings-secret").and_then(|v| v.to_str().ok()).map(str::to_string);
+    [basic, header, Some(query_secret.to_string())].into_iter().flatten().any(|given| constant_eq(given.as_bytes(), secret.as_bytes()))
+}
