@@ -236,3 +236,19 @@ fn serve_reads_bounces_dropped_into_its_maildir_and_moves_them_to_cur() {
     assert_eq!(t.json(&["subscriber", "show", "reader3@example.com"])["status"], "bounced");
     drop(s);
 }
+
+#[test]
+fn a_fifty_megabyte_bounce_is_read_whole_without_trouble() {
+    let mut t = Tidings::new();
+    let (_sink, verp) = sent(&mut t);
+    let mut big = dsn(&verp["reader1@example.com"], "reader1@example.com", "failed", "5.2.2", "552 5.2.2 Mailbox full");
+    big = big.replace("--B--\r\n", "--B\r\nContent-Type: text/plain\r\n\r\n");
+    let line = "x".repeat(998) + "\r\n";
+    while big.len() < 50 * 1024 * 1024 {
+        big.push_str(&line);
+    }
+    big.push_str("--B--\r\n");
+    let file = t.write("big.eml", big);
+    let v = t.json(&["bounce", "ingest", &file]);
+    assert_eq!((v["kind"].as_str(), v["recipients"][0]["reason"].as_str()), (Some("soft"), Some("mailbox_full")), "{v}");
+}
