@@ -207,9 +207,10 @@ fn webhooks_are_authenticated_idempotent_and_apply_the_policy() {
     let body: serde_json::Value = bad.json().unwrap();
     assert_eq!(body["error"]["code"], "bad_payload");
     assert_eq!(client.post(url("nope")).header("X-Tidings-Secret", "hook-secret").body("{}").send().unwrap().status(), 404);
-    let hello = r#"{"Type":"SubscriptionConfirmation","SubscribeURL":"https://sns.example/confirm"}"#;
-    let r: serde_json::Value = client.post(url("ses")).header("X-Tidings-Secret", "hook-secret").body(hello).send().unwrap().json().unwrap();
-    assert_eq!(r["subscription_confirmation"], "https://sns.example/confirm");
+    // The SNS handshake fetches only Amazon's own URLs: anything else is refused, not requested.
+    let hello = r#"{"Type":"SubscriptionConfirmation","SubscribeURL":"https://169.254.169.254/latest/meta-data"}"#;
+    let r = client.post(url("ses")).header("X-Tidings-Secret", "hook-secret").body(hello).send().unwrap();
+    assert_eq!(r.status(), 400);
 }
 
 #[test]

@@ -41,11 +41,7 @@ pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<St
     }
     let events = match parse(&provider, &body) {
         Ok(Notification::Events(events)) => events,
-        Ok(Notification::ConfirmSubscription(url)) => {
-            // Tidings makes no outbound requests; the operator opens the link once.
-            tracing::warn!(%url, "Amazon SNS asks to confirm the bounce topic's subscription: open this URL once");
-            return (StatusCode::OK, Json(json!({"subscription_confirmation": url}))).into_response();
-        }
+        Ok(Notification::ConfirmSubscription(url)) => return confirm_sns(&url).await,
         Err(e @ WebhookError::UnknownProvider(_)) => return error(StatusCode::NOT_FOUND, "unknown_provider", &e.to_string()),
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_payload", &e.to_string()),
     };
@@ -94,4 +90,45 @@ fn authenticated(headers: &HeaderMap, query_secret: &str, secret: &str) -> bool 
         .and_then(|pair| pair.split_once(':').map(|(_, p)| p.to_string()));
     let header = headers.get("x-tidings-secret").and_then(|v| v.to_str().ok()).map(str::to_string);
     [basic, header, Some(query_secret.to_string())].into_iter().flatten().any(|given| constant_eq(given.as_bytes(), secret.as_bytes()))
+}
+
+/// The SNS handshake: fetch the SubscribeURL, which must be Amazon's (we fetch nothing else).
+async fn confirm_sns(url: &str) -> Response {
+    if !is_sns_url(url) {
+        return error(StatusCode::BAD_REQUEST, "bad_subscribe_url", "SubscribeURL is not an https URL of Amazon SNS");
+    }
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none()).build();
+    let answer = match client {
+        Ok(client) => client.get(url).send().await.and_then(|r| r.error_for_status()),
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(_) => {
+            tracing::info!("confirmed the Amazon SNS subscription for bounce notifications");
+            (StatusCode::OK, Json(json!({"subscription_confirmed": true}))).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not confirm the Amazon SNS subscription");
+            error(StatusCode::BAD_GATEWAY, "confirmation_failed", "the SubscribeURL could not be fetched; SNS will send the confirmation again")
+        }
+    }
+}
+
+fn is_sns_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !host.contains(['@', ':']) && host.starts_with("sns.") && host.ends_with(".amazonaws.com")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sns_url;
+
+    #[test]
+    fn only_amazon_sns_urls_are_fetched() {
+        assert!(is_sns_url("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=x"));
+        for bad in ["http://sns.eu-west-1.amazonaws.com/", "https://evil.example/sns.amazonaws.com", "https://sns.x.amazonaws.com.evil.example/", "https://user@sns.a.amazonaws.com/", "https://127.0.0.1/"] {
+            assert!(!is_sns_url(bad), "{bad}");
+        }
+    }
 }
