@@ -8,7 +8,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use support::Tidings;
-use support::smtp::{Sink, TestSmtp, free_port};
+use support::smtp::{RELAY_PASSWORD, RELAY_USER, Sink, TestSmtp, free_port};
 
 const ISSUE: &str = "+++
 list = \"news\"
@@ -137,7 +137,8 @@ fn each_message_carries_a_verp_sender_and_the_list_headers() {
 
 #[test]
 fn someone_who_leaves_after_the_send_is_queued_is_skipped() {
-    let sink = Sink::start(&[]);
+    // `-p`: a relay without PIPELINING, so the step-by-step envelope is exercised too.
+    let sink = Sink::start(&["-p"]);
     let t = newsletter(5, sink.port);
     t.ok(&["issue", "send", "2026-11"]);
     t.ok(&["unsubscribe", "reader3@example.com"]);
@@ -419,6 +420,23 @@ fn a_relay_refusing_our_sender_pauses_the_send_instead_of_failing_the_readers() 
     assert!(err.contains("530") && err.contains("MAIL FROM"), "{err}");
     let s = status(&t);
     assert_eq!((s["deliveries"]["queued"].as_i64(), s["deliveries"]["bounced"].as_i64()), (Some(5), Some(0)), "nobody is failed for the relay's refusal: {s}");
+}
+
+#[test]
+fn a_relay_refusing_our_credentials_pauses_the_send_and_the_right_ones_deliver() {
+    let server = TestSmtp::start(|_, _| None);
+    let mut t = newsletter(3, server.port);
+    t.set_env("TIDINGS_SMTP__USERNAME", RELAY_USER);
+    t.set_env("TIDINGS_SMTP__PASSWORD", "wrong-password");
+    t.ok(&["issue", "send", "2026-11"]);
+    let err = t.fails(&["deliver", "--until-idle"], 1);
+    assert!(err.contains("authentication refused") && err.contains("535"), "{err}");
+    assert!(!err.contains("wrong-password"), "the password is never logged: {err}");
+    assert_eq!(count(&t, "queued"), 3);
+    t.set_env("TIDINGS_SMTP__PASSWORD", RELAY_PASSWORD);
+    t.ok(&["deliver", "--until-idle"]);
+    assert_eq!(server.delivered().len(), 3);
+    assert_eq!(count(&t, "sent"), 3);
 }
 
 #[test]

@@ -9,4 +9,5 @@ mod policy;
 pub mod status;
 pub mod transport;
 mod qp;
+mod smtp_client;
 mod smtp_pool;

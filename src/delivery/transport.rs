@@ -49,7 +49,12 @@ impl Transport {
 
     pub async fn send(&self, message: &Outgoing) -> Result<(), SendError> {
         match self {
-            Self::Smtp(pool) => pool.send(&envelope(message)?, &message.bytes).await,
+            Self::Smtp(pool) => {
+                let envelope = envelope(message)?;
+                let from = envelope.from().map(|a| a.as_ref()).unwrap_or_default();
+                let to: Vec<&str> = envelope.to().iter().map(|a| a.as_ref()).collect();
+                pool.send(from, &to, &message.bytes).await
+            }
             Self::File(dir) => write_to_outbox(dir, message).await,
         }
     }
@@ -66,18 +71,6 @@ fn envelope(message: &Outgoing) -> Result<Envelope, SendError> {
     let from: Address = message.envelope_from.parse().map_err(|_| bad(&message.envelope_from))?;
     let to: Address = message.envelope_to.parse().map_err(|_| bad(&message.envelope_to))?;
     Envelope::new(Some(from), vec![to]).map_err(|_| bad("the envelope"))
-}
-
-pub(super) fn classify(e: lettre::transport::smtp::Error) -> SendError {
-    let code = e.status().map(|c| c.to_string().parse::<u16>().unwrap_or(0));
-    let message = e.to_string();
-    if e.is_permanent() {
-        SendError::Permanent { code, message }
-    } else if e.is_transient() {
-        SendError::Transient { code, message }
-    } else {
-        SendError::Connection { message }
-    }
 }
 
 /// The outbox: one `.eml` file a message, as the recipient would receive it (with the

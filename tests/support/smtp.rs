@@ -93,6 +93,10 @@ struct State {
     attempts: HashMap<String, u32>,
 }
 
+/// The one account our SMTP server accepts with AUTH PLAIN (AUTH is optional there).
+pub const RELAY_USER: &str = "tidings";
+pub const RELAY_PASSWORD: &str = "relay-secret";
+
 /// Our own SMTP server, for answers smtp-sink cannot give per recipient.
 pub struct TestSmtp {
     pub port: u16,
@@ -148,7 +152,11 @@ fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule, sender_reply: O
         let upper = line.to_ascii_uppercase();
         let arg = |l: &str| l.split_once('<').and_then(|(_, r)| r.split_once('>')).map(|(a, _)| a.to_string()).unwrap_or_default();
         let reply: String = if upper.starts_with("EHLO") {
-            "250-test.localhost\r\n250 SIZE 20000000\r\n".into()
+            "250-test.localhost\r\n250-PIPELINING\r\n250-AUTH PLAIN\r\n250 SIZE 20000000\r\n".into()
+        } else if upper.starts_with("AUTH PLAIN ") {
+            use base64::Engine as _;
+            let given = base64::engine::general_purpose::STANDARD.decode(line[11..].trim()).unwrap_or_default();
+            if given == format!("\0{RELAY_USER}\0{RELAY_PASSWORD}").as_bytes() { "235 2.7.0 ok\r\n".into() } else { "535 5.7.8 authentication failed\r\n".into() }
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             "250 ok\r\n".into()
         } else if upper.starts_with("MAIL FROM") && sender_reply.is_some() {
@@ -158,6 +166,8 @@ fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule, sender_reply: O
             drop_rcpt = false;
             rcpts.clear();
             "250 ok\r\n".into()
+        } else if upper.starts_with("RCPT TO") && from.is_empty() {
+            "503 5.5.1 need MAIL command\r\n".into()
         } else if upper.starts_with("RCPT TO") {
             let rcpt = arg(&line);
             let attempt = {
@@ -201,9 +211,11 @@ fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule, sender_reply: O
                 for r in rcpts.drain(..) {
                     s.delivered.push((from.clone(), r, data.clone()));
                 }
+                from.clear();
                 "250 queued\r\n".into()
             }
         } else if upper.starts_with("RSET") {
+            from.clear();
             rcpts.clear();
             "250 ok\r\n".into()
         } else if upper.starts_with("QUIT") {
