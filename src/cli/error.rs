@@ -39,6 +39,17 @@ impl From<StoreError> for CliError {
     }
 }
 
+impl From<crate::operations::OpError> for CliError {
+    fn from(e: crate::operations::OpError) -> Self {
+        use crate::operations::OpError;
+        match e {
+            OpError::Invalid { .. } => Self::usage(e),
+            OpError::Store(s) => s.into(),
+            OpError::Failed(m) => Self::runtime(m),
+        }
+    }
+}
+
 impl From<ConfigError> for CliError {
     fn from(e: ConfigError) -> Self {
         Self::usage(e)

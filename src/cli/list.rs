@@ -3,8 +3,8 @@
 use clap::{Args, Subcommand};
 
 use super::{CliError, Context, output};
-use crate::domain::{LanguageTag, ListSlug};
-use crate::store::{Actor, NewList};
+use crate::operations::lists::{ListInput, create_list};
+use crate::store::Actor;
 
 #[derive(Debug, Subcommand)]
 pub enum ListCommand {
@@ -36,15 +36,9 @@ pub async fn run(ctx: &Context, cmd: ListCommand) -> Result<(), CliError> {
 }
 
 async fn create(ctx: &Context, args: CreateArgs) -> Result<(), CliError> {
-    let slug = ListSlug::parse(&args.slug).map_err(|e| CliError::usage(format!("list slug: {e}")))?;
-    let language = args.language.as_deref().unwrap_or(&ctx.config.site.default_language);
-    let language = LanguageTag::parse(language).map_err(|e| CliError::usage(format!("--language: {e}")))?;
-    let name = args.name.trim().to_string();
-    if name.is_empty() || name.chars().any(char::is_control) {
-        return Err(CliError::usage("--name must be non-empty and on one line"));
-    }
     let store = ctx.store().await?;
-    let list = store.create_list(NewList { slug, name, language, description: args.description }, &Actor::cli()).await?;
+    let input = ListInput { slug: &args.slug, name: &args.name, language: args.language.as_deref(), description: &args.description };
+    let list = create_list(&store, input, &ctx.config.site.default_language, &Actor::cli()).await?;
     if ctx.json {
         return output::json(&list);
     }

@@ -6,6 +6,7 @@ mod issue;
 mod list;
 mod output;
 mod send;
+mod staff;
 mod subscriber;
 
 use std::path::PathBuf;
@@ -57,6 +58,12 @@ enum Command {
     /// Bounces and complaints
     #[command(subcommand)]
     Bounce(bounce::BounceCommand),
+    /// Staff accounts for the admin pages
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
+    /// API tokens for scripts
+    #[command(subcommand)]
+    Token(staff::TokenCommand),
 }
 
 /// What every verb gets: the configuration and how to print.
@@ -113,6 +120,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Deliver(args) => send::deliver(&ctx, args).await,
         Command::Serve => send::serve(&ctx).await,
         Command::Bounce(cmd) => bounce::run(&ctx, cmd).await,
+        Command::Staff(cmd) => staff::staff(&ctx, cmd).await,
+        Command::Token(cmd) => staff::token(&ctx, cmd).await,
     }
 }
 

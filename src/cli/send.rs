@@ -4,20 +4,16 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
 use super::{CliError, Context, output};
 use crate::app::App;
-use crate::delivery::dkim::Dkim;
 use crate::delivery::engine::{Engine, EngineError, Mode};
-use crate::delivery::message::Recipient;
 use crate::delivery::status::send_status;
-use crate::delivery::transport::Transport;
-use crate::domain::{EmailAddress, SubscriberName};
-use crate::store::{Actor, StoreError};
+use crate::operations::sends;
+use crate::store::Actor;
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
@@ -61,17 +57,23 @@ fn engine_error(e: EngineError) -> CliError {
 pub async fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
     let app = ctx.app().await?;
     let issue = app.store.issue_by_slug(&args.slug).await?;
+    let actor = Actor::cli();
     if let Some(address) = args.test {
-        return send_test(ctx, &app, &issue, &address).await;
+        let email = sends::send_test(&app, &issue, &address, &actor).await.map_err(|e| CliError::from(e).in_file("--test"))?;
+        if ctx.json {
+            return output::json(&serde_json::json!({"issue": issue.slug, "test": email.as_str(), "sent": true}));
+        }
+        println!("sent a test copy of {} to {email}", issue.slug);
+        return Ok(());
     }
     let (what, detail) = match args.at {
         Some(at) => {
-            let at: DateTime<Utc> = DateTime::parse_from_rfc3339(&at).map_err(|e| CliError::usage(format!("--at {at:?}: {e}")))?.with_timezone(&Utc);
-            app.store.schedule_issue(issue.id, at, &Actor::cli()).await?;
+            let at = sends::parse_time("at", &at).map_err(|e| CliError::from(e).in_file("--at"))?;
+            sends::schedule(&app, &issue, at, &actor).await?;
             (format!("{} is scheduled for {}", issue.slug, at.to_rfc3339()), serde_json::json!({"scheduled_for": at}))
         }
         None => {
-            let n = app.store.queue_issue(issue.id, &Actor::cli()).await?;
+            let n = sends::send_now(&app, &issue, &actor).await?;
             (format!("{} is queued for {n} subscribers of {}; `tidings serve` or `tidings deliver --until-idle` sends it", issue.slug, issue.list_slug), serde_json::json!({"recipients": n}))
         }
     };
@@ -79,31 +81,6 @@ pub async fn send(ctx: &Context, args: SendArgs) -> Result<(), CliError> {
         return output::json(&serde_json::json!({"issue": issue.slug, "detail": detail}));
     }
     println!("{what}");
-    Ok(())
-}
-
-async fn send_test(ctx: &Context, app: &App, issue: &crate::store::Issue, address: &str) -> Result<(), CliError> {
-    let email = EmailAddress::parse(address).map_err(|e| CliError::usage(format!("--test {address:?}: {e}")))?;
-    let (subscriber_id, name) = match app.store.subscriber_detail(&email).await {
-        Ok(s) => (s.id, SubscriberName::parse(&s.name).unwrap_or_default()),
-        Err(StoreError::UnknownSubscriber(_)) => (0, SubscriberName::default()),
-        Err(e) => return Err(e.into()),
-    };
-    let factory = crate::publishing::factory(app, issue).map_err(CliError::usage)?;
-    let mut message = factory.message(&Recipient { subscriber_id, email: &email, name: &name }, Utc::now(), false).map_err(CliError::usage)?;
-    if let Some(dkim) = Dkim::from_config(&app.config.dkim).map_err(CliError::usage)? {
-        dkim.sign(&mut message.bytes).map_err(CliError::runtime)?;
-    }
-    let transport = Transport::from_config(&app.config.smtp).map_err(CliError::usage)?;
-    let sent = transport.send(&message).await;
-    transport.shutdown().await;
-    sent.map_err(|e| CliError::runtime(format!("the test copy to {email} was not sent: {}", e.message())))?;
-    let detail = serde_json::json!({"test": true});
-    app.store.record_event(crate::store::NewEvent { kind: "issue.test_sent", actor: &Actor::cli(), subscriber_id: None, list_id: Some(issue.list_id), issue_id: Some(issue.id), detail }).await?;
-    if ctx.json {
-        return output::json(&serde_json::json!({"issue": issue.slug, "test": email.as_str(), "sent": true}));
-    }
-    println!("sent a test copy of {} to {email}", issue.slug);
     Ok(())
 }
 
@@ -150,12 +127,8 @@ async fn follow(app: &App, slug: &str) -> Result<(), CliError> {
 pub async fn control(ctx: &Context, args: SlugArg, action: &str) -> Result<(), CliError> {
     let app = ctx.app().await?;
     let issue = app.store.issue_by_slug(&args.slug).await?;
-    let (from, to): (&[&str], &str) = match action {
-        "pause" => (&["sending"], "paused"),
-        "resume" => (&["paused"], "sending"),
-        _ => (&["draft", "scheduled", "sending", "paused"], "cancelled"),
-    };
-    app.store.change_issue_status(issue.id, from, to, None, &Actor::cli()).await?;
+    let action = sends::Control::parse(action).ok_or_else(|| CliError::usage(format!("{action:?} is not pause, resume or cancel")))?;
+    let to = sends::control(&app, &issue, action, &Actor::cli()).await?;
     if ctx.json {
         return output::json(&serde_json::json!({"issue": issue.slug, "status": to}));
     }

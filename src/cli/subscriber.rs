@@ -93,7 +93,7 @@ async fn add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     let slug = parse_slug(&args.list)?;
     let store = ctx.store().await?;
     let list = store.list_by_slug(&slug).await?;
-    let new = NewSubscription { email: &email, name: &name, list_id: list.id, confirmed: args.confirmed, source: ConsentSource::Cli, ip: None, user_agent: None };
+    let new = NewSubscription { email: &email, name: &name, list_id: list.id, confirmed: args.confirmed, source: ConsentSource::Cli, ip: None, user_agent: None, attributes: None };
     let outcome = store.add_subscription(new, &Actor::cli()).await?;
     if ctx.json {
         return output::json(&serde_json::json!({"email": email.as_str(), "list": list.slug, "outcome": outcome}));

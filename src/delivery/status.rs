@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use crate::app::App;
 use crate::store::{DeliveryCounts, StoreError};
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SendStatus {
     pub issue: String,
     pub status: String,
@@ -18,7 +18,7 @@ pub struct SendStatus {
     pub top_errors: Vec<ErrorCount>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorCount {
     pub error: String,
     pub count: i64,

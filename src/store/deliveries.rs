@@ -40,7 +40,7 @@ pub enum Outcome {
     Skipped { why: &'static str },
 }
 
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryCounts {
     pub queued: i64,
     pub sending: i64,

@@ -28,7 +28,7 @@ pub struct NewEvent<'a> {
     pub detail: Value,
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct EventRecord {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -37,6 +37,7 @@ pub struct EventRecord {
     pub kind: String,
     pub actor: String,
     pub list: Option<String>,
+    #[schema(value_type = Object)]
     pub detail: sqlx::types::Json<Value>,
 }
 

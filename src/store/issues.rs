@@ -28,7 +28,7 @@ pub struct NewIssue<'a> {
     pub send_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Issue {
     pub id: i64,
     pub list_id: i64,
@@ -61,7 +61,7 @@ pub enum IssueSaved {
     Updated,
 }
 
-const ISSUE_COLUMNS: &str = "i.id, i.list_id, l.slug AS list_slug, l.name AS list_name, i.slug, i.title, i.subtitle, i.volume, i.number,
+pub(super) const ISSUE_COLUMNS: &str = "i.id, i.list_id, l.slug AS list_slug, l.name AS list_name, i.slug, i.title, i.subtitle, i.volume, i.number,
     i.published_on, i.language, i.summary, i.body_html, i.email_html, i.email_text, i.status, i.send_at, i.created_at, i.updated_at";
 
 /// Which issues the archive and feeds show (binds: $1 list id or NULL, $2 today, $3 now): those

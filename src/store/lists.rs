@@ -15,7 +15,7 @@ pub struct NewList {
     pub description: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct List {
     pub id: i64,
     pub slug: String,
@@ -28,7 +28,7 @@ pub struct List {
 
 /// Subscriptions of one list by status. `bounced` and `complained` count people who are still on
 /// the list but may no longer be mailed at all.
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ListCounts {
     pub slug: String,
     pub name: String,

@@ -12,9 +12,12 @@ mod deliveries;
 mod events;
 mod export;
 mod import;
+mod import_jobs;
 mod instances;
 mod issues;
 mod lists;
+mod staff;
+mod staff_views;
 mod subscribers;
 
 use std::str::FromStr;
@@ -36,8 +39,11 @@ pub use instances::HEARTBEAT_TIMEOUT_SECS;
 pub use events::{Actor, EventRecord, NewEvent};
 pub use export::{ExportFilter, ExportRow};
 pub use issues::{Issue, IssueSaved, NewIssue};
+pub use import_jobs::{ImportJob, ImportTotals};
 pub use import::{ImportBatchOutcome, ImportRow, RowOutcome, SkippedRow};
 pub use lists::{List, ListCounts, NewList};
+pub use staff_views::{BounceLogEntry, SubscriberQuery, SubscriberRow};
+pub use staff::{RoleColumn, Session, StaffIdentity, StaffMember, TokenRecord};
 pub use subscribers::{
     AddOutcome, BounceRecord, DeliveryRecord, NewSubscription, SubscriberDetail, SubscriptionRecord, UnsubscribeOutcome,
 };
@@ -66,6 +72,16 @@ pub enum StoreError {
     IssueLocked { slug: String, status: String },
     #[error("issue {slug:?} is {status}, so it cannot become {wanted}")]
     IssueState { slug: String, status: String, wanted: String },
+    #[error("a staff account for {0} already exists")]
+    StaffExists(String),
+    #[error("no staff account for {0}")]
+    UnknownStaff(String),
+    #[error("a live token named {0:?} already exists")]
+    TokenExists(String),
+    #[error("no live token named {0:?}")]
+    UnknownToken(String),
+    #[error("no import job {0}")]
+    UnknownImport(i64),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
 }
@@ -75,7 +91,7 @@ impl StoreError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::IssueState { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. }
+            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::IssueState { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. } | Self::StaffExists(_) | Self::UnknownStaff(_) | Self::TokenExists(_) | Self::UnknownToken(_) | Self::UnknownImport(_)
         )
     }
 }

@@ -18,6 +18,8 @@ pub struct NewSubscription<'a> {
     pub source: ConsentSource,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// A JSON object merged into the subscriber's attributes (keys set to null are removed).
+    pub attributes: Option<&'a serde_json::Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -39,7 +41,7 @@ pub struct UnsubscribeOutcome {
     pub already: Vec<String>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SubscriberDetail {
     pub id: i64,
     pub email: String,
@@ -56,7 +58,7 @@ pub struct SubscriberDetail {
     pub events: Vec<EventRecord>,
 }
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SubscriptionRecord {
     pub list: String,
     pub status: String,
@@ -68,7 +70,7 @@ pub struct SubscriptionRecord {
     pub unsubscribed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct DeliveryRecord {
     pub issue: String,
     pub state: String,
@@ -78,7 +80,7 @@ pub struct DeliveryRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct BounceRecord {
     pub kind: String,
     pub reason: String,
@@ -158,6 +160,14 @@ impl Store {
         let now = super::now();
         let mut tx = self.write().await?;
         let subscriber_id = admit_subscriber(&mut tx, &new, now).await?;
+        if let Some(attributes) = new.attributes {
+            // SQLite-only: json_patch (PostgreSQL: attributes || $1, then strip nulls).
+            sqlx::query("UPDATE subscribers SET attributes = json_patch(attributes, $1) WHERE id = $2")
+                .bind(Value::Object(attributes.clone()).to_string())
+                .bind(subscriber_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let current: Option<String> = sqlx::query_scalar("SELECT status FROM subscriptions WHERE list_id = $1 AND subscriber_id = $2")
             .bind(new.list_id)
             .bind(subscriber_id)

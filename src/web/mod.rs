@@ -1,6 +1,7 @@
 //! The public web: archive and feeds, sign-up and the links in every email, health and metrics.
 //! One axum router, served inside `tidings serve` next to the delivery engine.
 
+pub mod api;
 mod archive;
 mod guard;
 mod leave;
@@ -59,6 +60,10 @@ pub type State = Arc<WebState>;
 pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Result<(), WebError> {
     let bind = app.config.http.bind.clone();
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| WebError::Bind { bind: bind.clone(), source })?;
+    let interrupted = app.store.fail_interrupted_imports().await.unwrap_or_default();
+    if interrupted > 0 {
+        tracing::warn!(interrupted, "imports running when the server last stopped are marked failed");
+    }
     let state = Arc::new(WebState {
         limits: guard::Limits::new(&app.config.http),
         metrics: metrics::HttpMetrics::default(),
@@ -100,9 +105,13 @@ pub fn router(state: State) -> Router {
         .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let (api, openapi) = api::router();
+    let openapi = Arc::new(openapi);
+    let api = api.route("/api/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))));
     let hooks = Router::new().route("/webhooks/bounces/{provider}", axum::routing::post(webhooks::receive)).layer(RequestBodyLimitLayer::new(WEBHOOK_BODY_LIMIT));
     pages
         .merge(hooks)
+        .merge(api)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))

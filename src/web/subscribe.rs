@@ -75,7 +75,7 @@ pub async fn submit(AxumState(state): AxumState<State>, ConnectInfo(peer): Conne
     }
     let ip = peer.ip().to_string();
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(300).collect::<String>());
-    let new = NewSubscription { email: &email, name: &name, list_id: list.id, confirmed: false, source: ConsentSource::Form, ip: Some(&ip), user_agent: user_agent.as_deref() };
+    let new = NewSubscription { email: &email, name: &name, list_id: list.id, confirmed: false, source: ConsentSource::Form, ip: Some(&ip), user_agent: user_agent.as_deref(), attributes: None };
     match state.app.store.add_subscription(new, &Actor("web".into())).await {
         // Known, pending, confirmed or suppressed: the reader sees the same page either way.
         Ok(_) | Err(StoreError::Suppressed { .. }) => {

@@ -1,0 +1,181 @@
+//! The staff JSON API under `/api/v1`: every operation staff can do from the CLI, on the same
+//! library calls, behind `Authorization: Bearer TOKEN`. The OpenAPI document is generated from
+//! the handlers themselves (utoipa), so it lists exactly the routes the router has.
+
+mod issues;
+mod lists;
+mod logs;
+mod subscribers;
+
+use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::State;
+use crate::domain::Permission;
+use crate::operations::OpError;
+use crate::staff::Secret256;
+use crate::store::{StaffIdentity, StoreError};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tidings staff API", description = "Lists, subscribers, imports, issues and sends, the bounce log and the event log."),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(ApiErrorBody, ErrorDetail))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("tid_…").build()));
+    }
+}
+
+/// The API's routes and their OpenAPI document, built together.
+pub fn router() -> (axum::Router<State>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(lists::list_lists, lists::create_list))
+        .routes(routes!(lists::start_import))
+        .routes(routes!(lists::import_status))
+        .routes(routes!(subscribers::search, subscribers::add))
+        .routes(routes!(subscribers::show, subscribers::erase))
+        .routes(routes!(issues::list_issues, issues::create_issue))
+        .routes(routes!(issues::render_issue))
+        .routes(routes!(issues::send_issue))
+        .routes(routes!(issues::pause_issue))
+        .routes(routes!(issues::resume_issue))
+        .routes(routes!(issues::cancel_issue))
+        .routes(routes!(issues::issue_status))
+        .routes(routes!(issues::issue_events))
+        .routes(routes!(logs::bounces))
+        .routes(routes!(logs::events))
+        .split_for_parts()
+}
+
+/// The one error shape: `{"error": {"code", "message", "field"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    code: String,
+    message: String,
+    field: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<&'static str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl std::fmt::Display) -> Self {
+        Self { status, code, message: message.to_string(), field: None }
+    }
+
+    pub fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
+        Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message: message.to_string(), field: Some(field) }
+    }
+
+    fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API token is needed: Authorization: Bearer TOKEN")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ApiErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message, field: self.field.map(str::to_string) } };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match &e {
+            StoreError::UnknownList(_) | StoreError::UnknownIssue(_) | StoreError::UnknownSubscriber(_) | StoreError::UnknownImport(_) | StoreError::UnknownStaff(_) | StoreError::UnknownToken(_) => StatusCode::NOT_FOUND,
+            StoreError::ListExists(_) | StoreError::IssueLocked { .. } | StoreError::IssueState { .. } | StoreError::StaffExists(_) | StoreError::TokenExists(_) => StatusCode::CONFLICT,
+            StoreError::Suppressed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => {
+                tracing::error!(error = %e, "API request failed");
+                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+            }
+        };
+        let code = match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::CONFLICT => "conflict",
+            _ => "invalid",
+        };
+        Self::new(status, code, e)
+    }
+}
+
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Invalid { field, message } => Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message, field },
+            OpError::Store(s) => s.into(),
+            OpError::Failed(m) => Self::new(StatusCode::BAD_GATEWAY, "failed", m),
+        }
+    }
+}
+
+/// Who is calling, from the bearer token. Checked before any handler runs.
+pub struct Caller(pub StaffIdentity);
+
+impl Caller {
+    /// Refuses with 403 what this caller's role may not do.
+    pub fn may(&self, needed: Permission) -> Result<(), ApiError> {
+        if self.0.role.allows(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("the {} role may not do this", self.0.role)))
+        }
+    }
+
+    pub fn actor(&self) -> &crate::store::Actor {
+        &self.0.actor
+    }
+}
+
+impl FromRequestParts<State> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, Self::Rejection> {
+        let presented = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        let Some(token) = presented.filter(|t| !t.is_empty()) else { return Err(ApiError::unauthorized()) };
+        match state.app.store.authenticate_token(&Secret256::from_presented(token).digest()).await? {
+            Some(identity) => Ok(Caller(identity)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+/// A page of results and the cursor for the next one (absent on the last page).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+pub const PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 500;

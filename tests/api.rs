@@ -1,0 +1,235 @@
+//! The staff JSON API against the real daemon: tokens made with the CLI, a real HTTP client, an
+//! SMTP sink for the mail, and the OpenAPI document checked by an independent validator.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, RequestBuilder};
+use serde_json::{Value, json};
+use support::Tidings;
+use support::serve::Serving;
+use support::smtp::Sink;
+
+const ISSUE: &str = "+++
+list = \"news\"
+slug = \"2026-12\"
+title = \"Tech Newsletter, December 2026\"
+date = 2026-12-01
++++
+
+## Focus
+
+◇ A piece of news. (Source: API test)
+";
+
+struct Api {
+    t: Tidings,
+    sink: Sink,
+    server: Serving,
+    http: Client,
+}
+
+impl Api {
+    fn start() -> Self {
+        let sink = Sink::start(&[]);
+        let mut t = Tidings::new();
+        t.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
+        t.set_env("TIDINGS_SMTP__PORT", &sink.port.to_string());
+        t.set_env("TIDINGS_SECURITY__SECRET_KEY", "api-test-key");
+        t.set_env("TIDINGS_CONTENT__ISSUES_DIR", &t.path().join("content").display().to_string());
+        let server = Serving::start(&mut t);
+        Self { t, sink, server, http: Client::new() }
+    }
+
+    /// A new API token with this role, made with the CLI.
+    fn token(&self, name: &str, role: &str) -> String {
+        self.t.json(&["token", "create", "--name", name, "--role", role])["token"].as_str().unwrap().to_string()
+    }
+
+    fn get(&self, token: &str, path: &str) -> RequestBuilder {
+        self.http.get(self.server.url(path)).bearer_auth(token)
+    }
+
+    fn post(&self, token: &str, path: &str) -> RequestBuilder {
+        self.http.post(self.server.url(path)).bearer_auth(token)
+    }
+
+    fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Answers with `status` and the one error shape; returns the error object.
+fn refused(response: reqwest::blocking::Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().expect("an error body is JSON");
+    let error = body["error"].clone();
+    assert!(error["code"].is_string() && error["message"].is_string(), "{body}");
+    error
+}
+
+#[test]
+fn a_script_with_tokens_imports_drafts_tests_sends_and_watches_a_send_finish() {
+    let api = Api::start();
+    let owner = api.token("deploy", "owner");
+    let editor = api.token("editor-script", "editor");
+
+    // A list.
+    let list = api.post(&editor, "/api/v1/lists").json(&json!({"slug": "news", "name": "Tech News", "language": "en"})).send().unwrap();
+    assert_eq!(list.status(), StatusCode::CREATED);
+    let again = api.post(&editor, "/api/v1/lists").json(&json!({"slug": "news", "name": "Tech News"})).send().unwrap();
+    refused(again, StatusCode::CONFLICT);
+
+    // A CSV import as a background job: three good rows, one bad one reported by line.
+    let csv = "email,name\nann@example.com,Ann\nbo@example.com,Bo\nnot-an-address,Bad\ncy@example.com,赵\n";
+    let job = api.post(&editor, "/api/v1/lists/news/import?confirmed=true").header("content-type", "text/csv").body(csv).send().unwrap();
+    assert_eq!(job.status(), StatusCode::ACCEPTED);
+    let id = job.json::<Value>().unwrap()["id"].as_i64().unwrap();
+    let mut report = Value::Null;
+    api.wait_until("the import job", || {
+        report = api.get(&editor, &format!("/api/v1/imports/{id}")).send().unwrap().json().unwrap();
+        report["state"] != "running"
+    });
+    assert_eq!((report["state"].as_str(), report["imported"].as_i64(), report["skipped"].as_i64()), (Some("done"), Some(3), Some(1)), "{report}");
+    assert_eq!(report["problems"][0]["line"], 4, "{report}");
+    let wrong_type = api.post(&editor, "/api/v1/lists/news/import").header("content-type", "application/json").body("{}").send().unwrap();
+    refused(wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // A draft from Markdown; the same text again is an update; bad front matter says where.
+    let created = api.post(&editor, "/api/v1/issues").header("content-type", "text/markdown").body(ISSUE).send().unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let updated = api.post(&editor, "/api/v1/issues").header("content-type", "text/markdown").body(ISSUE).send().unwrap();
+    assert_eq!(updated.status(), StatusCode::OK);
+    let bad = api.post(&editor, "/api/v1/issues").body("+++\nlist = \"news\"\ntitle = 3\n+++\nbody").send().unwrap();
+    let error = refused(bad, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(error["message"].as_str().unwrap().starts_with("line 3: "), "{error}");
+    let text = api.get(&editor, "/api/v1/issues/2026-12?format=text").send().unwrap();
+    assert_eq!(text.status(), StatusCode::OK);
+    assert!(text.text().unwrap().contains("A piece of news"));
+
+    // A test copy (an editor may), then the send to the list (only the owner may).
+    let test = api.post(&editor, "/api/v1/issues/2026-12/send").json(&json!({"test": "proof@example.org"})).send().unwrap();
+    assert_eq!(test.status(), StatusCode::ACCEPTED, "{:?}", test.text());
+    api.wait_until("the test copy", || api.sink.recipients().contains(&"proof@example.org".to_string()));
+    refused(api.post(&editor, "/api/v1/issues/2026-12/send").send().unwrap(), StatusCode::FORBIDDEN);
+    let send = api.post(&owner, "/api/v1/issues/2026-12/send").send().unwrap();
+    assert_eq!(send.status(), StatusCode::ACCEPTED);
+    assert_eq!(send.json::<Value>().unwrap()["recipients"], 3);
+    // A double-clicked send is refused, never a second send.
+    refused(api.post(&owner, "/api/v1/issues/2026-12/send").send().unwrap(), StatusCode::CONFLICT);
+
+    // Progress as Server-Sent Events until the send is done.
+    let events = api.get(&owner, "/api/v1/issues/2026-12/events").timeout(Duration::from_secs(60)).send().unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let mut last = Value::Null;
+    for line in BufReader::new(events).lines() {
+        let line = line.unwrap();
+        if let Some(data) = line.strip_prefix("data: ") {
+            last = serde_json::from_str(data).unwrap();
+        }
+    }
+    assert_eq!((last["status"].as_str(), last["deliveries"]["sent"].as_i64()), (Some("sent"), Some(3)), "{last}");
+    let mut mailed = api.sink.recipients();
+    mailed.sort();
+    assert_eq!(mailed, ["ann@example.com", "bo@example.com", "cy@example.com", "proof@example.org"]);
+    let status: Value = api.get(&owner, "/api/v1/issues/2026-12/status").send().unwrap().json().unwrap();
+    assert_eq!(status["total"], 3);
+
+    // The event log pages with a cursor and filters by type.
+    let page: Value = api.get(&owner, "/api/v1/events?limit=2").send().unwrap().json().unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let next: Value = api.get(&owner, &format!("/api/v1/events?limit=2&cursor={}", page["next_cursor"].as_str().unwrap())).send().unwrap().json().unwrap();
+    assert!(next["items"][0]["id"].as_i64() < page["items"][1]["id"].as_i64());
+    let imports: Value = api.get(&owner, "/api/v1/events?type=import.finished").send().unwrap().json().unwrap();
+    assert_eq!(imports["items"].as_array().unwrap().len(), 1);
+    assert_eq!(imports["items"][0]["actor"], "token:editor-script", "staff changes name who made them");
+}
+
+#[test]
+fn each_role_may_do_its_own_operations_and_is_refused_the_others() {
+    let api = Api::start();
+    api.t.ok(&["list", "create", "news", "--name", "Tech News", "--language", "en"]);
+    let viewer = api.token("dashboard", "viewer");
+    let editor = api.token("editor", "editor");
+
+    refused(api.http.get(api.server.url("/api/v1/lists")).send().unwrap(), StatusCode::UNAUTHORIZED);
+    refused(api.get("tid_forged", "/api/v1/lists").send().unwrap(), StatusCode::UNAUTHORIZED);
+    assert_eq!(api.get(&viewer, "/api/v1/lists").send().unwrap().status(), StatusCode::OK);
+    refused(api.post(&viewer, "/api/v1/lists").json(&json!({"slug": "other", "name": "Other"})).send().unwrap(), StatusCode::FORBIDDEN);
+    refused(api.post(&viewer, "/api/v1/subscribers").json(&json!({"email": "a@example.com", "list": "news"})).send().unwrap(), StatusCode::FORBIDDEN);
+
+    // An editor manages subscribers.
+    let add = api.post(&editor, "/api/v1/subscribers").json(&json!({"email": "Ann@Example.com", "name": "Ann", "list": "news", "confirmed": true, "attributes": {"city": "上海"}})).send().unwrap();
+    assert_eq!(add.status(), StatusCode::CREATED);
+    let bad = api.post(&editor, "/api/v1/subscribers").json(&json!({"email": "ann@", "list": "news"})).send().unwrap();
+    assert_eq!(refused(bad, StatusCode::UNPROCESSABLE_ENTITY)["field"], "email");
+    for i in 0..4 {
+        api.post(&editor, "/api/v1/subscribers").json(&json!({"email": format!("reader{i}@example.com"), "list": "news", "confirmed": true})).send().unwrap();
+    }
+    let shown: Value = api.get(&viewer, "/api/v1/subscribers/ann@example.com").send().unwrap().json().unwrap();
+    assert_eq!((shown["name"].as_str(), shown["attributes"]["city"].as_str()), (Some("Ann"), Some("上海")), "{shown}");
+
+    // Search pages with a cursor, by list, status and the start of the address.
+    let first: Value = api.get(&viewer, "/api/v1/subscribers?list=news&status=confirmed&limit=3").send().unwrap().json().unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 3);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = api.get(&viewer, &format!("/api/v1/subscribers?list=news&status=confirmed&limit=3&cursor={cursor}")).send().unwrap().json().unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 2);
+    assert!(second["next_cursor"].is_null());
+    let found: Value = api.get(&viewer, "/api/v1/subscribers?q=READER2").send().unwrap().json().unwrap();
+    assert_eq!(found["items"].as_array().unwrap().iter().map(|s| s["email"].as_str().unwrap()).collect::<Vec<_>>(), ["reader2@example.com"]);
+    assert_eq!(refused(api.get(&viewer, "/api/v1/subscribers?status=gone").send().unwrap(), StatusCode::UNPROCESSABLE_ENTITY)["field"], "status");
+
+    // Erasure: the editor may, the viewer may not; afterwards nothing is known.
+    refused(api.http.delete(api.server.url("/api/v1/subscribers/ann@example.com")).bearer_auth(&viewer).send().unwrap(), StatusCode::FORBIDDEN);
+    assert_eq!(api.http.delete(api.server.url("/api/v1/subscribers/ann@example.com")).bearer_auth(&editor).send().unwrap().status(), StatusCode::NO_CONTENT);
+    refused(api.get(&viewer, "/api/v1/subscribers/ann@example.com").send().unwrap(), StatusCode::NOT_FOUND);
+
+    // Pausing a send is the owner's; an unknown issue is 404.
+    refused(api.post(&editor, "/api/v1/issues/none/pause").send().unwrap(), StatusCode::FORBIDDEN);
+
+    // Revocation takes effect on the next request.
+    api.t.ok(&["token", "revoke", "editor"]);
+    refused(api.get(&editor, "/api/v1/lists").send().unwrap(), StatusCode::UNAUTHORIZED);
+    let tokens = api.t.json(&["token", "ls"]);
+    let dashboard = tokens.as_array().unwrap().iter().find(|t| t["name"] == "dashboard").unwrap();
+    assert!(dashboard["last_used_at"].is_string(), "last use is recorded: {tokens}");
+    assert!(!tokens.to_string().contains("tid_"), "tokens are never shown again");
+}
+
+#[test]
+fn the_openapi_document_is_valid_and_lists_exactly_the_routes_the_server_answers() {
+    let api = Api::start();
+    let document: Value = api.http.get(api.server.url("/api/openapi.json")).send().unwrap().json().unwrap();
+    let file = api.t.write("openapi.json", document.to_string());
+    let report = support::python_check("check_openapi.py", &[&file]);
+    assert_eq!(report["valid"], true, "{report}");
+    assert!(report["version"].as_str().unwrap().starts_with("3.1"), "{report}");
+
+    let paths = document["paths"].as_object().unwrap();
+    let contract = [
+        "/api/v1/lists", "/api/v1/subscribers", "/api/v1/subscribers/{email}", "/api/v1/lists/{slug}/import", "/api/v1/imports/{id}", "/api/v1/issues",
+        "/api/v1/issues/{slug}", "/api/v1/issues/{slug}/send", "/api/v1/issues/{slug}/pause", "/api/v1/issues/{slug}/resume", "/api/v1/issues/{slug}/cancel",
+        "/api/v1/issues/{slug}/status", "/api/v1/issues/{slug}/events", "/api/v1/bounces", "/api/v1/events",
+    ];
+    let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+    documented.sort();
+    let mut expected = contract.to_vec();
+    expected.sort();
+    assert_eq!(documented, expected);
+    // Every documented operation exists on the server: without a token it is 401, not 404/405.
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys().filter(|m| ["get", "post", "delete"].contains(&m.as_str())) {
+            let concrete = path.replace("{email}", "a@example.com").replace("{slug}", "news").replace("{id}", "1");
+            let request = api.http.request(method.to_uppercase().parse().unwrap(), api.server.url(&concrete));
+            assert_eq!(request.send().unwrap().status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+        }
+    }
+}
