@@ -56,7 +56,11 @@ const USER_UNKNOWN: &[&str] = &[
 ];
 const DOMAIN_UNKNOWN: &[&str] = &["host not found", "host unknown", "domain not found", "no such domain", "name service error", "nxdomain", "domain does not exist", "null mx", "unrouteable domain", "域名不存在"];
 const MOVED: &[&str] = &["has moved", "user has moved", "address has changed", "no longer valid, please use"];
-const DISABLED: &[&str] = &["disabled", "deactivated", "inactive", "suspended", "account is locked", "account has been locked", "已停用", "已冻结"];
+/// Not a bare "suspended": Postfix's "delivery temporarily suspended" is about the route, not the mailbox.
+const DISABLED: &[&str] = &[
+    "disabled", "deactivated", "inactive", "account suspended", "account is suspended", "account has been suspended", "mailbox suspended", "mailbox is suspended",
+    "user suspended", "account is locked", "account has been locked", "已停用", "已冻结",
+];
 const FULL: &[&str] = &["mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage", "insufficient storage", "out of storage", "mailbox size limit", "邮箱已满", "空间不足", "容量已满"];
 const TOO_LARGE: &[&str] = &["too large", "message size exceeds", "size limit", "exceeds fixed maximum message size", "message too big", "邮件过大"];
 const RATE: &[&str] = &["rate limit", "rate-limit", "ratelimit", "too many", "try again later", "throttl", "频率"];
@@ -161,6 +165,8 @@ mod tests {
         assert_eq!(classify(None, "421 4.7.0 Try again later (rate limited)", true), (false, Reason::RateLimited));
         assert_eq!(classify(None, "552 5.3.4 Message size exceeds fixed maximum message size", false), (false, Reason::MessageTooLarge));
         assert_eq!(classify(Some("4.4.7"), "retry timeout exceeded", false), (false, Reason::Expired));
+        assert_eq!(classify(None, "delivery temporarily suspended: connect to mx.example.org[192.0.2.1]:25: Connection timed out", false), (false, Reason::Other));
+        assert_eq!(classify(None, "550 This account has been suspended", false), (true, Reason::MailboxDisabled));
         assert_eq!(classify(None, "550 收件人不存在", false), (true, Reason::UserUnknown));
         assert_eq!(classify(Some("4.1.1"), "450 user unknown (greylisted?)", true), (false, Reason::Transient), "a temporary refusal never condemns");
         assert_eq!(classify(None, "451 4.3.0 temporary failure", true), (false, Reason::Transient));

@@ -42,19 +42,23 @@ pub async fn ingest(app: &App, raw: &[u8], event_id: Option<&str>) -> Result<Ing
         None => (None, verdict.source),
     };
     let store = &app.store;
-    let mut issue_id = verp_target.map(|t| t.issue_id).filter(|i| *i > 0);
-    let mut by_verp = verp_target.map(|t| t.subscriber_id);
-    if by_verp.is_none()
-        && let Some((issue, subscriber)) = verdict.original_message_id.as_deref().and_then(our_message_id)
+    // The returned copy's Message-ID carries the same signed tag: weaker evidence than the
+    // envelope (a forwarder may have kept it), so it only fills in what nothing else names.
+    let by_message_id = verdict.original_message_id.as_deref().and_then(|id| verp::parse_message_id(&app.keys, id));
+    let mut issue_id = verp_target.or(by_message_id).map(|t| t.issue_id).filter(|i| *i > 0);
+    if let Some(id) = issue_id
+        && store.issue_slug(id).await?.is_none()
     {
-        issue_id = issue_id.or(Some(issue));
-        by_verp = Some(subscriber);
+        issue_id = None;
     }
+    let by_verp = verp_target.map(|t| t.subscriber_id).filter(|s| *s > 0);
+    let fallback = by_message_id.map(|t| t.subscriber_id).filter(|s| *s > 0);
     let policy = app.bounce_policy();
     let mut decisions = Vec::new();
     let mut subscriber_id = by_verp;
     let records: Vec<(Option<i64>, Option<&RecipientVerdict>)> = if verdict.recipients.is_empty() {
-        vec![(by_verp, None)]
+        subscriber_id = by_verp.or(fallback);
+        vec![(subscriber_id, None)]
     } else {
         let mut out = Vec::new();
         for r in &verdict.recipients {
@@ -63,7 +67,7 @@ pub async fn ingest(app: &App, raw: &[u8], event_id: Option<&str>) -> Result<Ing
                 Err(_) => None,
             };
             // A signed VERP token names the person even when the report names a forwarding address.
-            let who = if verdict.recipients.len() == 1 { by_verp.or(found) } else { found.or(by_verp) };
+            let who = if verdict.recipients.len() == 1 { by_verp.or(found).or(fallback) } else { found.or(by_verp) };
             subscriber_id = subscriber_id.or(who);
             out.push((who, Some(r)));
         }
@@ -113,26 +117,5 @@ fn source_name(source: Source) -> &'static str {
         Source::Dsn => "dsn",
         Source::Arf => "arf",
         Source::Heuristic => "heuristic",
-    }
-}
-
-/// Our Message-IDs are `<issue.subscriber.random@domain>`.
-fn our_message_id(id: &str) -> Option<(i64, i64)> {
-    let local = id.trim_matches(['<', '>']).split('@').next()?;
-    let mut parts = local.split('.');
-    let issue = parts.next()?.parse().ok()?;
-    let subscriber = parts.next()?.parse().ok()?;
-    (parts.next().is_some_and(|r| r.chars().all(|c| c.is_ascii_hexdigit())) && parts.next().is_none()).then_some((issue, subscriber))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::our_message_id;
-
-    #[test]
-    fn reads_our_message_ids_only() {
-        assert_eq!(our_message_id("<2.15.a1b2c3@news.example.org>"), Some((2, 15)));
-        assert_eq!(our_message_id("confirm.1.2.3@x"), None);
-        assert_eq!(our_message_id("CAF=abc@mail.gmail.com"), None);
     }
 }

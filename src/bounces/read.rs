@@ -3,7 +3,10 @@
 //! prose (Exim, qmail, Exchange, Yahoo, Chinese providers…). Also collected: every address that
 //! may be our VERP sender, and the returned original's Message-ID, for mapping to a subscriber.
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::html::html_to_text;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Encoding, Message, MessageParser, MimeHeaders, PartType};
 use serde::Serialize;
 
 use super::classify::{Reason, classify, find_enhanced_status, find_reply_code};
@@ -72,22 +75,41 @@ pub fn read(raw: &[u8]) -> Result<Verdict, Unreadable> {
     if message.headers().is_empty() {
         return Err(Unreadable("no header section"));
     }
-    let mut verdict = if let Some(v) = delivery_status(&message) {
+    // A report forwarded as an attachment (a mailbox rule, a colleague) is read as if it came directly.
+    let carrier = report_carrier(&message, 3).unwrap_or(&message);
+    let heuristic = |kind, recipients| Verdict { kind, source: Source::Heuristic, recipients, verp_candidates: Vec::new(), original_message_id: None };
+    let mut verdict = if let Some(v) = delivery_status(carrier) {
         v
-    } else if let Some(v) = feedback_report(&message) {
+    } else if let Some(v) = feedback_report(carrier) {
         v
     } else if let Some(v) = prose_bounce(&message) {
         v
     } else if is_auto_reply(&message) {
-        Verdict { kind: Kind::AutoReply, source: Source::Heuristic, recipients: Vec::new(), verp_candidates: Vec::new(), original_message_id: None }
+        // About whoever replied: the From address.
+        let from = message.from().and_then(|a| a.first()).and_then(|a| a.address());
+        heuristic(Kind::AutoReply, from.map(|address| RecipientVerdict { address: address.to_string(), ..Default::default() }).into_iter().collect())
     } else {
-        Verdict { kind: Kind::NotBounce, source: Source::Heuristic, recipients: Vec::new(), verp_candidates: Vec::new(), original_message_id: None }
+        heuristic(Kind::NotBounce, Vec::new())
     };
     verdict.verp_candidates.extend(recipient_headers(&message));
+    if !std::ptr::eq(carrier, &message) {
+        verdict.verp_candidates.extend(recipient_headers(carrier));
+    }
     if verdict.original_message_id.is_none() {
-        verdict.original_message_id = returned_message_id(&message);
+        verdict.original_message_id = returned_message_id(carrier).or_else(|| returned_message_id(&message));
     }
     Ok(verdict)
+}
+
+/// The message holding a delivery or feedback report: this one, or one attached to it (looking
+/// `depth` levels down) when this one has none.
+fn report_carrier<'a, 'x>(message: &'a Message<'x>, depth: usize) -> Option<&'a Message<'x>> {
+    let report = ["delivery-status", "global-delivery-status", "feedback-report"];
+    if !parts_of_type(message, "message", &report).is_empty() {
+        return Some(message);
+    }
+    let depth = depth.checked_sub(1)?;
+    message.parts.iter().filter_map(|p| p.message()).find_map(|m| report_carrier(m, depth))
 }
 
 /// The message's kind from its recipients' verdicts.
@@ -136,8 +158,12 @@ fn recipient_block(f: &[(String, String)]) -> Option<RecipientVerdict> {
     let diagnostic = get("Diagnostic-Code").map(typed);
     let remote_mta = get("Remote-MTA").map(typed);
     let success = matches!(action.as_deref(), Some("delivered" | "relayed" | "expanded"));
+    // Failed with a temporary status: the sender retried until the message expired.
+    let gave_up = action.as_deref() == Some("failed") && status.as_deref().is_some_and(|s| s.starts_with("4."));
     let (kind, reason) = if success {
         (None, None)
+    } else if gave_up {
+        (Some(AddressKind::Soft), Some(Reason::Expired))
     } else {
         let temporary = action.as_deref() == Some("delayed");
         let (hard, reason) = classify(status.as_deref(), diagnostic.as_deref().unwrap_or_default(), temporary);
@@ -183,7 +209,25 @@ const BOUNCE_SUBJECTS: &[&str] = &[
 const BOUNCE_SENDERS: &[&str] = &["mailer-daemon", "postmaster", "mail delivery", "mail-daemon"];
 /// Where the returned copy of the original starts in a prose bounce: addresses after it are not
 /// failures.
-const COPY_MARKERS: &[&str] = &["copy of the message", "below this line is a copy", "original message", "original-message", "------ this is a copy"];
+/// Each counts only at the start of a line, after any dashes: "The original message was received
+/// at …" (sendmail) opens the report, it does not end it.
+const COPY_MARKERS: &[&str] = &[
+    "this is a copy of the message", "below this line is a copy", "original message", "original-message", "possibly truncated original message",
+    "a copy of the original message", "原始邮件", "原邮件",
+];
+
+/// Where the returned copy starts in a prose report (its length when there is none).
+fn copy_start(body: &str) -> usize {
+    let mut at = 0;
+    for line in body.split_inclusive('\n') {
+        let head = line.trim_start_matches(|c: char| c == '-' || c == '=' || c.is_whitespace()).to_lowercase();
+        if COPY_MARKERS.iter().any(|m| head.starts_with(m)) {
+            return at;
+        }
+        at += line.len();
+    }
+    body.len()
+}
 
 fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
     let subject = message.subject().unwrap_or_default().to_lowercase();
@@ -192,10 +236,9 @@ fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
     if !looks {
         return None;
     }
-    let body = message.body_text(0).map(|b| b.to_string()).unwrap_or_default();
+    let body = body_text(message);
     let lower = body.to_lowercase();
-    let cut = COPY_MARKERS.iter().filter_map(|m| lower.find(m)).min().unwrap_or(body.len());
-    let report = &body[..cut];
+    let report = &body[..copy_start(&body)];
     let own: Vec<String> = message.from().into_iter().chain(message.to()).flat_map(|a| a.iter()).filter_map(|a| a.address()).map(|a| a.to_lowercase()).collect();
     let mut addresses: Vec<String> = Vec::new();
     for candidate in addresses_in(report) {
@@ -218,15 +261,39 @@ fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
     Some(Verdict { kind, source: Source::Heuristic, recipients, verp_candidates: Vec::new(), original_message_id: None })
 }
 
-/// Email addresses in free text (between angle brackets or standing alone).
+/// The first text body, decoded. A part labelled with a single-byte charset whose bytes are in
+/// fact UTF-8 (Chinese providers do this) is read as UTF-8.
+fn body_text(message: &Message<'_>) -> String {
+    let decoded = message.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
+    let Some(part) = message.text_part(0) else { return decoded };
+    let charset = part.content_type().and_then(|ct| ct.attribute("charset")).unwrap_or("us-ascii").to_ascii_lowercase();
+    let single_byte = ["us-ascii", "ascii", "iso-8859", "iso8859", "latin", "windows-125", "cp125"].iter().any(|c| charset.starts_with(c));
+    if !single_byte || decoded.is_ascii() {
+        return decoded;
+    }
+    let raw = message.raw_message().get(part.raw_body_offset() as usize..part.raw_end_offset() as usize).unwrap_or_default();
+    let bytes = match part.encoding {
+        Encoding::Base64 => base64_decode(raw),
+        Encoding::QuotedPrintable => quoted_printable_decode(raw),
+        Encoding::None => Some(raw.to_vec()),
+    };
+    match bytes.map(String::from_utf8) {
+        Some(Ok(text)) if !text.is_ascii() => if part.is_text_html() { html_to_text(&text) } else { text },
+        _ => decoded,
+    }
+}
+
+/// Email addresses in free text (between angle brackets or standing alone, after a label such as
+/// `mailto:` or `收件人：`).
 fn addresses_in(text: &str) -> Vec<String> {
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
     text.split(|c: char| c.is_whitespace() || "<>()[]\"',;".contains(c))
-        .map(|w| w.trim_end_matches([':', '.']))
-        .filter(|w| {
-            let Some((local, domain)) = w.split_once('@') else { return false };
-            !local.is_empty() && domain.contains('.') && !domain.contains('@') && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+        .filter_map(|w| {
+            let (local, domain) = w.split_once('@')?;
+            let local = local.rsplit(|c: char| !atext(c)).next()?.trim_matches('.');
+            let domain = domain.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-')).next()?.trim_end_matches('.');
+            (!local.is_empty() && domain.contains('.') && !domain.starts_with('.')).then(|| format!("{local}@{domain}"))
         })
-        .map(str::to_string)
         .collect()
 }
 
@@ -320,6 +387,13 @@ mod tests {
                 let _ = read(&bytes);
             }
         }
+    }
+
+    #[test]
+    fn finds_addresses_after_labels_and_the_copy_after_its_marker() {
+        assert_eq!(addresses_in("收 件 人：chen.jing@qq.com，<mailto:a+1@x.example> b@c"), ["chen.jing@qq.com", "a+1@x.example"]);
+        let sendmail = "The original message was received at Wed\n<u@x.example>\n   ----- Original message follows -----\nTo: v@x.example\n";
+        assert_eq!(&sendmail[..copy_start(sendmail)], "The original message was received at Wed\n<u@x.example>\n");
     }
 
     #[test]

@@ -131,7 +131,8 @@ impl MessageFactory {
         }
         h.set(header::To::from(Mailboxes::from(to)));
         h.set(header::Date::new(SystemTime::from(now)));
-        h.set(header::MessageId::from(format!("<{}.{}.{}@{}>", self.issue_id, r.subscriber_id, random_hex(6), self.message_id_domain)));
+        let target = VerpTarget { subscriber_id: r.subscriber_id, issue_id: self.issue_id };
+        h.set(header::MessageId::from(verp::message_id(&self.keys, target, &random_hex(6), &self.message_id_domain)));
         let mailto = verp::unsubscribe_address(&self.keys, r.subscriber_id, self.list_id, &self.return_path_domain);
         raw(&mut h, "List-Unsubscribe", format!("<{}>, <mailto:{mailto}?subject=unsubscribe>", values.unsubscribe));
 

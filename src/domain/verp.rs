@@ -33,8 +33,12 @@ pub fn address(keys: &Keys, target: VerpTarget, domain: &str) -> String {
 /// Reads a VERP address (or its local part) back, checking the signature with every key.
 pub fn parse(keys: &Keys, address: &str) -> Option<VerpTarget> {
     let local = address.trim().trim_matches(['<', '>']).split('@').next()?.to_ascii_lowercase();
-    let rest = local.strip_prefix(PREFIX)?;
-    let mut parts = rest.split('-');
+    parse_tag(keys, local.strip_prefix(PREFIX)?)
+}
+
+/// Reads a tag as `tag` writes it, checking the signature with every key.
+fn parse_tag(keys: &Keys, tag: &str) -> Option<VerpTarget> {
+    let mut parts = tag.split('-');
     let subscriber_id = from_base36(parts.next()?.strip_prefix('s')?)?;
     let issue_id = from_base36(parts.next()?.strip_prefix('i')?)?;
     let mac = parts.next()?;
@@ -72,6 +76,18 @@ fn from_base36(s: &str) -> Option<i64> {
     i64::from_str_radix(s, 36).ok()
 }
 
+/// The `Message-ID` of one recipient's copy: `<RANDOM.TAG@domain>`. A bounce that names no
+/// recipient but returns our message still maps back, and only through the signed tag.
+pub fn message_id(keys: &Keys, target: VerpTarget, random: &str, domain: &str) -> String {
+    format!("<{random}.{}@{domain}>", tag(keys, target))
+}
+
+/// Reads a `Message-ID` that `message_id` wrote.
+pub fn parse_message_id(keys: &Keys, id: &str) -> Option<VerpTarget> {
+    let local = id.trim().trim_matches(['<', '>']).split('@').next()?.to_ascii_lowercase();
+    parse_tag(keys, local.split_once('.')?.1)
+}
+
 /// The `mailto:` unsubscribe address of `List-Unsubscribe`: `unsubscribe+s<subscriber>-l<list>-<mac>`,
 /// signed like VERP so that mail to it can only unsubscribe the person it was sent to.
 pub fn unsubscribe_address(keys: &Keys, subscriber_id: i64, list_id: i64, domain: &str) -> String {
@@ -97,6 +113,19 @@ fn pair(a: i64, b: i64) -> [u8; 16] {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_message_id_names_its_recipient_only_with_a_good_signature() {
+        let keys = Keys::new(b"k".to_vec(), vec![]);
+        let target = VerpTarget { subscriber_id: 15, issue_id: 2 };
+        let id = message_id(&keys, target, "a1b2c3", "news.example.org");
+        assert_eq!(parse_message_id(&keys, &id), Some(target));
+        assert_eq!(parse_message_id(&Keys::new(b"other".to_vec(), vec![]), &id), None);
+        assert_eq!(parse_message_id(&keys, &id.replace("s","s1")), None);
+        assert_eq!(parse_message_id(&keys, "<2.15.a1b2c3@news.example.org>"), None, "the old unsigned form is not trusted");
+        assert_eq!(parse_message_id(&keys, "CAF=abc@mail.gmail.com"), None);
+    }
+
     use super::*;
 
     #[test]
