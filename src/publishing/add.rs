@@ -22,13 +22,15 @@ pub enum PublishError {
     Render { path: String, source: RenderError },
     #[error("{path}: {source}")]
     Store { path: String, source: StoreError },
+    #[error("{path}: cannot build the message: {message}")]
+    Message { path: String, message: String },
 }
 
 impl PublishError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             Self::Store { source, .. } => source.is_bad_input(),
-            Self::Render { .. } => false,
+            Self::Render { .. } | Self::Message { .. } => false,
             _ => true,
         }
     }
@@ -55,24 +57,38 @@ pub fn source_digest(text: &str) -> String {
     sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Adds an issue from the text of the file at `path` (the path names it in errors and finds
-/// its images).
-pub async fn add_issue_text(app: &App, path: &Path, text: &str, actor: &Actor) -> Result<AddedIssue, PublishError> {
+/// An issue parsed, checked and rendered, not stored yet.
+pub struct Prepared {
+    pub source: IssueSource,
+    pub list: crate::store::List,
+    pub language: String,
+    pub rendered: issue::RenderedIssue,
+}
+
+/// Parses, checks and renders the text of the file at `path` (the path names it in errors and
+/// finds its images).
+pub async fn prepare_issue(app: &App, path: &Path, text: &str) -> Result<Prepared, PublishError> {
     let shown = path.display().to_string();
-    let text = text.to_string();
-    let digest = source_digest(&text);
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let source = IssueSource::parse(&text, stem).map_err(|source| PublishError::Parse { path: shown.clone(), source })?;
-    let store_err = |source| PublishError::Store { path: shown.clone(), source };
+    let source = IssueSource::parse(text, stem).map_err(|source| PublishError::Parse { path: shown.clone(), source })?;
     let list = match app.store.list_by_slug(&source.list).await {
         Ok(list) => list,
-        Err(StoreError::UnknownList(slug)) => return Err(PublishError::UnknownList { path: shown, line: field_line(&text, "list"), slug }),
-        Err(e) => return Err(store_err(e)),
+        Err(StoreError::UnknownList(slug)) => return Err(PublishError::UnknownList { path: shown, line: field_line(text, "list"), slug }),
+        Err(e) => return Err(PublishError::Store { path: shown, source: e }),
     };
-    check_images(path, &text, &source.body)?;
+    check_images(path, text, &source.body)?;
     let language = source.language.as_ref().map_or(list.language.clone(), |l| l.to_string());
     let view = IssueView::of_source(&source, &language, &list.name);
     let rendered = issue::render(&view, &source.body, &app.site).map_err(|e| PublishError::Render { path: shown.clone(), source: e })?;
+    Ok(Prepared { source, list, language, rendered })
+}
+
+/// Adds an issue from the text of the file at `path`.
+pub async fn add_issue_text(app: &App, path: &Path, text: &str, actor: &Actor) -> Result<AddedIssue, PublishError> {
+    let shown = path.display().to_string();
+    let digest = source_digest(text);
+    let Prepared { source, list, language, rendered } = prepare_issue(app, path, text).await?;
+    let store_err = |source| PublishError::Store { path: shown.clone(), source };
     let new = NewIssue {
         list_id: list.id,
         slug: source.slug.as_str(),
@@ -117,4 +133,23 @@ fn line_of(text: &str, needle: &str) -> usize {
 
 fn field_line(text: &str, field: &str) -> usize {
     text.lines().position(|l| l.trim_start().strip_prefix(field).is_some_and(|r| r.trim_start().starts_with('='))).map_or(1, |i| i + 1)
+}
+
+/// A stored issue as the text of its file, front matter rebuilt from what is stored, so it can
+/// be edited and saved again.
+pub fn source_text(issue: &crate::store::Issue, markdown: &str) -> String {
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let mut front = vec![format!("list = {}", quote(&issue.list_slug)), format!("slug = {}", quote(&issue.slug)), format!("title = {}", quote(&issue.title))];
+    if !issue.subtitle.is_empty() {
+        front.push(format!("subtitle = {}", quote(&issue.subtitle)));
+    }
+    front.extend(issue.volume.map(|v| format!("volume = {v}")));
+    front.extend(issue.number.map(|n| format!("number = {n}")));
+    front.push(format!("date = {}", issue.published_on));
+    front.push(format!("language = {}", quote(&issue.language)));
+    if !issue.summary.is_empty() {
+        front.push(format!("summary = {}", quote(&issue.summary)));
+    }
+    front.extend(issue.send_at.map(|t| format!("send_at = {}", t.format("%Y-%m-%dT%H:%M:%SZ"))));
+    format!("+++\n{}\n+++\n\n{}", front.join("\n"), markdown.trim_start())
 }

@@ -1,13 +1,13 @@
 //! Publishing: issue files into the store (rendered once), previews of one issue in each format,
 //! and the static archive (`feed build`).
 
-mod add;
+pub mod add;
 pub mod watch;
 mod preview;
 mod static_site;
 
-pub use add::{AddedIssue, PublishError, add_issue_file, add_issue_text};
-pub use preview::{Format, PreviewError, factory, preview};
+pub use add::{AddedIssue, PublishError, add_issue_file, add_issue_text, source_text};
+pub use preview::{Format, PreviewError, factory, preview, preview_draft};
 pub use static_site::{BuildError, BuildReport, FeedKind, LOGO, build_static_site, feed_xml, index_html, list_meta, page_count, site_meta};
 
 use crate::render::issue::IssueView;

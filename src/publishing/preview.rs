@@ -80,3 +80,28 @@ pub fn factory(app: &App, issue: &Issue) -> Result<MessageFactory, MessageError>
     MessageFactory::new(&mail, app.keys.clone())
 }
 
+
+/// The email of an issue that is not stored yet (the editor's draft), as the sample subscriber
+/// would see it: its HTML body and its plain-text part.
+pub async fn preview_draft(app: &App, path: &std::path::Path, text: &str) -> Result<(String, String), super::PublishError> {
+    let draft = super::add::prepare_issue(app, path, text).await?;
+    let mail = IssueMail {
+        issue_id: 0,
+        issue_slug: draft.source.slug.as_str(),
+        list_id: draft.list.id,
+        list_slug: &draft.list.slug,
+        list_name: &draft.list.name,
+        subject: &draft.source.title,
+        email_html: &draft.rendered.email_html,
+        email_text: &draft.rendered.email_text,
+        base_url: &app.site.base_url,
+        from: &app.config.site.from,
+        reply_to: &app.config.site.reply_to,
+        return_path_domain: &app.config.bounce.return_path_domain,
+    };
+    let factory = MessageFactory::new(&mail, app.keys.clone()).map_err(|e| super::PublishError::Message { path: path.display().to_string(), message: e.to_string() })?;
+    let sample = EmailAddress::parse(SAMPLE).expect("the sample address is valid");
+    let name = SubscriberName::default();
+    let recipient = Recipient { subscriber_id: 0, email: &sample, name: &name };
+    Ok((factory.html_body(&recipient, Utc::now()), factory.text_body(&recipient, Utc::now())))
+}

@@ -183,3 +183,10 @@ impl Store {
         Ok(key)
     }
 }
+
+impl Store {
+    /// The Markdown body an issue was made from (its front matter is rebuilt from the columns).
+    pub async fn issue_markdown(&self, slug: &str) -> Result<String> {
+        sqlx::query_scalar("SELECT source_markdown FROM issues WHERE slug = $1").bind(slug).fetch_optional(&self.pool).await?.ok_or_else(|| StoreError::UnknownIssue(slug.to_string()))
+    }
+}

@@ -48,6 +48,7 @@ pub async fn forget_old_keys(state: State, mut stop: watch::Receiver<bool>) {
         }
         state.limits.per_ip.retain_recent();
         state.limits.per_address.retain_recent();
+        state.admin_limits.forget_quiet_keys();
     }
 }
 
@@ -110,7 +111,7 @@ pub fn constant_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
         (k == name).then_some(v)

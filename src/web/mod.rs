@@ -1,6 +1,7 @@
 //! The public web: archive and feeds, sign-up and the links in every email, health and metrics.
 //! One axum router, served inside `tidings serve` next to the delivery engine.
 
+pub mod admin;
 pub mod api;
 mod archive;
 mod guard;
@@ -52,6 +53,7 @@ pub struct WebState {
     metrics: metrics::HttpMetrics,
     cache: archive::Cache,
     unsubscriber: unsubscriber::Unsubscriber,
+    admin_limits: admin::LoginLimits,
 }
 
 pub type State = Arc<WebState>;
@@ -69,6 +71,7 @@ pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Resul
         metrics: metrics::HttpMetrics::default(),
         cache: archive::Cache::default(),
         unsubscriber: unsubscriber::Unsubscriber::start(app.store.clone()),
+        admin_limits: admin::LoginLimits::default(),
         app,
     });
     tokio::spawn(guard::forget_old_keys(state.clone(), stop.clone()));
@@ -112,6 +115,7 @@ pub fn router(state: State) -> Router {
     pages
         .merge(hooks)
         .merge(api)
+        .merge(admin::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))

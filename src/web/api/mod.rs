@@ -93,6 +93,11 @@ impl ApiError {
         Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message: message.to_string(), field: Some(field) }
     }
 
+    /// The status and the message, for a page that shows the error.
+    pub fn parts(self) -> (StatusCode, String) {
+        (self.status, self.message)
+    }
+
     fn unauthorized() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API token is needed: Authorization: Bearer TOKEN")
     }

@@ -1,0 +1,375 @@
+//! Issues: the list, a draft with its live preview, test copies, the send with its confirmation
+//! step, pause, resume, cancel, and the send's progress.
+
+use axum::Form;
+use axum::Json;
+use axum::extract::{Path, Query, State as Extract};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::Staff;
+use super::layout::{csrf, message, number, page, when};
+use crate::delivery::status::send_status;
+use crate::domain::Permission;
+use crate::operations::sends::{self, Control};
+use crate::publishing::{self, Format};
+use crate::store::Issue;
+use crate::web::State;
+
+/// The page's stand-in for a file name: images resolve in the content folder; not a slug.
+const DRAFT_STEM: &str = "(draft)";
+
+pub async fn list(staff: Staff, Extract(state): Extract<State>) -> Response {
+    let t = staff.t;
+    let issues = match state.app.store.all_issues(200).await {
+        Ok(i) => i,
+        Err(e) => return staff.failure(e),
+    };
+    let content = html! {
+        @if staff.session.identity.role.allows(Permission::Edit) { p { a.button href="/admin/issues/new" { (t.new_draft) } } }
+        (issue_table(&staff, &issues))
+    };
+    page(&staff, "/admin/issues", t.issues, content).into_response()
+}
+
+pub fn issue_table(staff: &Staff, issues: &[Issue]) -> Markup {
+    let t = staff.t;
+    html! {
+        div.scroll { table {
+            thead { tr { th { (t.issue) } th { (t.list) } th { (t.when) } th { (t.status) } } }
+            tbody { @for i in issues { tr {
+                td { a href={ "/admin/issues/" (i.slug) } { (i.title) } br; small.muted { (i.slug) } }
+                td { (i.list_name) } td { (i.published_on) }
+                td { span.status { (t.status_word(&i.status)) } " " @if matches!(i.status.as_str(), "sending" | "paused" | "sent") { a href={ "/admin/issues/" (i.slug) "/progress" } { (t.progress) } } }
+            } } }
+        } }
+    }
+}
+
+const TEMPLATE: &str = "+++\nlist = \"\"\nslug = \"\"\ntitle = \"\"\ndate = \"\"\n+++\n\n## \n\n◇ \n";
+
+#[derive(Deserialize, Default)]
+pub struct DraftQuery {
+    from: Option<String>,
+}
+
+pub async fn draft_form(staff: Staff, Extract(state): Extract<State>, Query(q): Query<DraftQuery>) -> Response {
+    if let Err(r) = staff.may(Permission::Edit) {
+        return r;
+    }
+    let source = match q.from.as_deref() {
+        Some(slug) => match (state.app.store.issue_by_slug(slug).await, state.app.store.issue_markdown(slug).await) {
+            (Ok(issue), Ok(markdown)) => publishing::source_text(&issue, &markdown),
+            (Err(e), _) | (_, Err(e)) => return staff.failure(e),
+        },
+        None => TEMPLATE.replace("date = \"\"", &format!("date = {}", chrono::Utc::now().format("%Y-%m-%d"))),
+    };
+    draft_page(&staff, &source, None, None)
+}
+
+fn draft_page(staff: &Staff, source: &str, preview: Option<&(String, String)>, problem: Option<&str>) -> Response {
+    let t = staff.t;
+    let (html_part, text_part) = preview.map(|(h, t)| (h.as_str(), t.as_str())).unwrap_or_default();
+    let content = html! {
+        form #draft method="post" action="/admin/issues/new" {
+            (csrf(staff))
+            label for="source" { (t.markdown) }
+            textarea #source name="source" spellcheck="false" { (source) }
+            div.actions {
+                button.secondary type="submit" name="action" value="preview" { (t.preview) }
+                button type="submit" name="action" value="save" { (t.save_draft) }
+            }
+        }
+        p #preview-error.error role="alert" hidden[problem.is_none()] { (problem.unwrap_or_default()) }
+        (previews(t, Some(html_part), None, text_part))
+        script src="/admin/static/admin.js" {}
+    };
+    page(staff, "/admin/issues", t.draft_title, content).into_response()
+}
+
+/// The email at desktop and phone widths, and its plain-text part. `srcdoc` for a draft, `src`
+/// for a stored issue; sandboxed either way (no scripts, its own origin).
+fn previews(t: &super::AdminStrings, srcdoc: Option<&str>, src: Option<&str>, text: &str) -> Markup {
+    html! {
+        div.previews {
+            @for (class, label) in [("desktop", t.desktop), ("phone", t.phone)] {
+                figure {
+                    figcaption { (label) }
+                    iframe.live class=(class) title=(label) sandbox="" srcdoc=[srcdoc] src=[src] {}
+                }
+            }
+            figure { figcaption { (t.text_part) } pre.text #preview-text { (text) } }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DraftForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn draft_submit(staff: Staff, Extract(state): Extract<State>, Form(f): Form<DraftForm>) -> Response {
+    if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Edit)) {
+        return r;
+    }
+    let path = state.app.config.content.issues_dir.join(format!("{DRAFT_STEM}.md"));
+    if f.action == "save" {
+        return match publishing::add_issue_text(&state.app, &path, &f.source, staff.actor()).await {
+            Ok(added) => Redirect::to(&format!("/admin/issues/{}?notice=saved", added.slug)).into_response(),
+            Err(e) => draft_page(&staff, &f.source, None, Some(&explain(&e, &path))),
+        };
+    }
+    match publishing::preview_draft(&state.app, &path, &f.source).await {
+        Ok(preview) => draft_page(&staff, &f.source, Some(&preview), None),
+        Err(e) => draft_page(&staff, &f.source, None, Some(&explain(&e, &path))),
+    }
+}
+
+/// The error without the stand-in file name, and a hint when the slug is missing.
+fn explain(e: &publishing::PublishError, path: &std::path::Path) -> String {
+    let text = e.to_string().replace(&format!("{}: ", path.display()), "");
+    if text.contains(&format!("{DRAFT_STEM:?} is not a valid slug")) { "line 1: the front matter needs a `slug`".to_string() } else { text }
+}
+
+#[derive(serde::Serialize)]
+pub struct LivePreview {
+    html: String,
+    text: String,
+    error: Option<String>,
+}
+
+/// The live preview's JSON: the draft rendered as the sample subscriber would see it.
+pub async fn live_preview(staff: Staff, Extract(state): Extract<State>, Form(f): Form<DraftForm>) -> Response {
+    if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Edit)) {
+        return r;
+    }
+    let path = state.app.config.content.issues_dir.join(format!("{DRAFT_STEM}.md"));
+    let answer = match publishing::preview_draft(&state.app, &path, &f.source).await {
+        Ok((html, text)) => LivePreview { html, text, error: None },
+        Err(e) => LivePreview { html: String::new(), text: String::new(), error: Some(explain(&e, &path)) },
+    };
+    Json(answer).into_response()
+}
+
+#[derive(Deserialize, Default)]
+pub struct Notice {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn show(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Query(n): Query<Notice>) -> Response {
+    let t = staff.t;
+    let issue = match state.app.store.issue_by_slug(&slug).await {
+        Ok(i) => i,
+        Err(e) => return staff.failure(e),
+    };
+    let text = publishing::preview(&state.app, &slug, Format::Text, None).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let role = staff.session.identity.role;
+    let notice = match n.notice.as_deref() {
+        Some("saved") => Some(t.saved),
+        Some("test_sent") => Some(t.test_sent),
+        Some("done") => Some(t.done),
+        _ => None,
+    };
+    let content = html! {
+        @if let Some(text) = notice { (message(text, false)) }
+        @if let Some(error) = &n.error { (message(error, true)) }
+        p { span.status #issue-status { (t.status_word(&issue.status)) } " · " (t.list) " " (issue.list_name) " · " (issue.published_on) " · " code { (issue.slug) } }
+        div.actions {
+            @if role.allows(Permission::Edit) && matches!(issue.status.as_str(), "draft" | "scheduled") { a.button.secondary href={ "/admin/issues/new?from=" (issue.slug) } { "✎ " (t.draft_title) } }
+            @if role.allows(Permission::Own) && matches!(issue.status.as_str(), "draft" | "scheduled") { a.button href={ "/admin/issues/" (issue.slug) "/send" } { (t.send) } }
+            @if role.allows(Permission::Own) { (control_buttons(&staff, &issue)) }
+            @if matches!(issue.status.as_str(), "sending" | "paused" | "sent") { a.button.secondary href={ "/admin/issues/" (issue.slug) "/progress" } { (t.progress) } }
+        }
+        @if role.allows(Permission::Edit) {
+            form.card.actions method="post" action={ "/admin/issues/" (issue.slug) "/test" } {
+                (csrf(&staff))
+                div { label for="test" { (t.test_address) } input #test type="email" name="test" value=(staff.session.email) required; }
+                div { button.secondary type="submit" { (t.test_send) } }
+            }
+        }
+        (previews(t, None, Some(&format!("/admin/issues/{}/email.html", issue.slug)), &text))
+    };
+    page(&staff, "/admin/issues", &issue.title, content).into_response()
+}
+
+fn control_buttons(staff: &Staff, issue: &Issue) -> Markup {
+    let t = staff.t;
+    let actions: &[(&str, &str)] = match issue.status.as_str() {
+        "sending" => &[("pause", t.pause), ("cancel", t.cancel_send)],
+        "paused" => &[("resume", t.resume), ("cancel", t.cancel_send)],
+        "scheduled" => &[("cancel", t.cancel_send)],
+        _ => &[],
+    };
+    html! {
+        @for (action, label) in actions {
+            form.inline method="post" action={ "/admin/issues/" (issue.slug) "/control" } {
+                (csrf(staff)) input type="hidden" name="action" value=(action);
+                button.secondary type="submit" { (label) }
+            }
+        }
+    }
+}
+
+/// The email's HTML as the sample subscriber gets it, for the preview frames.
+pub async fn email_html(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Response {
+    match publishing::preview(&state.app, &slug, Format::Html, None).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], bytes).into_response(),
+        Err(publishing::PreviewError::Store(e)) => staff.failure(e),
+        Err(e) => staff.refusal(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    test: String,
+}
+
+pub async fn test_send(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<TestForm>) -> Response {
+    if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Edit)) {
+        return r;
+    }
+    let issue = match state.app.store.issue_by_slug(&slug).await {
+        Ok(i) => i,
+        Err(e) => return staff.failure(e),
+    };
+    match sends::send_test(&state.app, &issue, &f.test, staff.actor()).await {
+        Ok(_) => Redirect::to(&format!("/admin/issues/{slug}?notice=test_sent")).into_response(),
+        Err(e) => Redirect::to(&format!("/admin/issues/{slug}?error={}", form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect::<String>())).into_response(),
+    }
+}
+
+/// The confirmation step: names the list and how many people get the issue.
+pub async fn send_confirm(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Response {
+    let t = staff.t;
+    if let Err(r) = staff.may(Permission::Own) {
+        return r;
+    }
+    let issue = match state.app.store.issue_by_slug(&slug).await {
+        Ok(i) => i,
+        Err(e) => return staff.failure(e),
+    };
+    let recipients = match state.app.store.list_counts().await {
+        Ok(lists) => lists.iter().find(|l| l.slug == issue.list_slug).map_or(0, |l| l.confirmed),
+        Err(e) => return staff.failure(e),
+    };
+    let content = html! {
+        form.card method="post" action={ "/admin/issues/" (issue.slug) "/send" } {
+            (csrf(&staff))
+            p #send-question { strong { (t.send_question(&issue.title, &issue.list_name, recipients)) } }
+            label for="at" { (t.schedule_at) }
+            input #at type="datetime-local" name="at";
+            div.actions {
+                button #confirm-send type="submit" { (t.send_now) }
+                a.button.secondary href={ "/admin/issues/" (issue.slug) } { (t.back) }
+            }
+        }
+    };
+    page(&staff, "/admin/issues", t.send_confirm_title, content).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct SendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    at: String,
+}
+
+pub async fn send(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<SendForm>) -> Response {
+    if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Own)) {
+        return r;
+    }
+    let issue = match state.app.store.issue_by_slug(&slug).await {
+        Ok(i) => i,
+        Err(e) => return staff.failure(e),
+    };
+    let done = if f.at.trim().is_empty() {
+        sends::send_now(&state.app, &issue, staff.actor()).await.map(|_| ())
+    } else {
+        // A datetime-local field has no zone: the browser's local time, taken as UTC here
+        // unless it carries an offset.
+        let text = if f.at.len() == 16 { format!("{}:00Z", f.at) } else { f.at.clone() };
+        match sends::parse_time("at", &text) {
+            Ok(at) => sends::schedule(&state.app, &issue, at, staff.actor()).await,
+            Err(e) => Err(e),
+        }
+    };
+    // A second click finds the issue sending already: the store refuses a second send.
+    match done {
+        Ok(()) => Redirect::to(&format!("/admin/issues/{slug}/progress")).into_response(),
+        Err(e) => staff.failure(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ControlForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn control(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<ControlForm>) -> Response {
+    if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Own)) {
+        return r;
+    }
+    let Some(action) = Control::parse(&f.action) else { return staff.refusal(StatusCode::UNPROCESSABLE_ENTITY, &f.action) };
+    let issue = match state.app.store.issue_by_slug(&slug).await {
+        Ok(i) => i,
+        Err(e) => return staff.failure(e),
+    };
+    match sends::control(&state.app, &issue, action, staff.actor()).await {
+        Ok(_) => Redirect::to(&format!("/admin/issues/{slug}?notice=done")).into_response(),
+        Err(e) => staff.failure(e),
+    }
+}
+
+pub async fn progress(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Response {
+    let t = staff.t;
+    let s = match send_status(&state.app, &slug).await {
+        Ok(s) => s,
+        Err(e) => return staff.failure(e),
+    };
+    let issue = match state.app.store.issue_by_slug(&slug).await {
+        Ok(i) => i,
+        Err(e) => return staff.failure(e),
+    };
+    let d = &s.deliveries;
+    let done = s.total - d.remaining();
+    let percent = if s.total > 0 { done * 100 / s.total } else { 0 };
+    let live = matches!(s.status.as_str(), "sending" | "scheduled");
+    let curve = super::dashboard::curve_chart(&staff, &state, issue.id).await;
+    let content = html! {
+        @if live { meta http-equiv="refresh" content="2"; }
+        div.card {
+            p { span.status #send-status { (t.status_word(&s.status)) } " · " strong #percent { (percent) "%" } " · " (number(done)) " / " (number(s.total)) }
+            progress max=(s.total.max(1)) value=(done) aria-label=(t.progress) {}
+            div.scroll { table {
+                thead { tr { th.num { (t.queued) } th.num { (t.sent) } th.num { (t.failed) } th.num { (t.bounced) } th.num { (t.skipped) } th.num { (t.rate) } th.num { (t.eta) } } }
+                tbody { tr {
+                    td.num { (number(d.queued + d.sending)) } td.num #sent { (number(d.sent)) } td.num { (number(d.failed)) } td.num { (number(d.bounced)) } td.num { (number(d.skipped)) }
+                    td.num { (number(s.rate_per_minute)) } td.num { (s.eta_seconds.map(|e| format!("{}:{:02}", e / 60, e % 60)).unwrap_or_else(|| "–".into())) }
+                } }
+            } }
+            div.actions { (control_buttons(&staff, &issue)) a.button.secondary href={ "/admin/issues/" (issue.slug) } { (t.back) } }
+        }
+        @if !s.top_errors.is_empty() {
+            h2 { (t.top_errors) }
+            table { tbody { @for e in &s.top_errors { tr { td.num { (e.count) } td { (e.error) } } } } }
+        }
+        (curve)
+        p.muted { (when(Some(chrono::Utc::now()))) " UTC" }
+    };
+    page(&staff, "/admin/issues", &format!("{} · {}", t.progress, issue.title), content).into_response()
+}
