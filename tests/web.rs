@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use support::Tidings;
+use support::browser::Driver;
 use support::smtp::{Sink, free_port};
 
 const ISSUE: &str = "+++
@@ -328,34 +329,9 @@ fn pages_carry_security_headers_speak_the_readers_language_and_health_and_metric
     }
 }
 
-/// chromedriver on a free port, for the browser test.
-struct Driver(Child, u16);
-
-impl Driver {
-    fn start() -> Self {
-        let binary = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists());
-        let binary = binary.expect("chromedriver is missing: `bash .ci/run` installs Debian's chromium and chromium-driver");
-        let port = free_port();
-        let child = std::process::Command::new(binary).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self(child, port)
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn in_a_real_browser_a_reader_subscribes_with_the_form_and_leaves_with_the_button() {
-    use fantoccini::{ClientBuilder, Locator};
+    use fantoccini::Locator;
 
     let s = site(&[]);
     s.t.ok(&["subscriber", "add", "leaver@example.com", "--list", "news", "--confirmed"]);
@@ -363,18 +339,11 @@ fn in_a_real_browser_a_reader_subscribes_with_the_form_and_leaves_with_the_butto
     let issue = s.wait_for_mail("leaver@example.com", "Tech Newsletter");
     let unsubscribe = s.url(&format!("/unsubscribe/{}", link_token(&issue, "/unsubscribe/")));
     let driver = Driver::start();
-    let shots = support::repo().join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = support::browser::screenshots();
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({"binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--window-size=1024,900"]}),
-        );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let browser = ClientBuilder::new(connector).capabilities(caps).connect(&format!("http://127.0.0.1:{}", driver.1)).await.expect("a WebDriver session");
+        let browser = driver.session(1024, 900, None).await;
         let result = async {
             browser.goto(&s.url("/subscribe")).await?;
             browser.find(Locator::Css("#email")).await?.send_keys("browser.reader@example.com").await?;

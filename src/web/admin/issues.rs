@@ -97,7 +97,7 @@ fn previews(t: &super::AdminStrings, srcdoc: Option<&str>, src: Option<&str>, te
             @for (class, label) in [("desktop", t.desktop), ("phone", t.phone)] {
                 figure {
                     figcaption { (label) }
-                    iframe.live class=(class) title=(label) sandbox="" srcdoc=[srcdoc] src=[src] {}
+                    iframe class={ "live " (class) } title=(label) sandbox="" srcdoc=[srcdoc] src=[src] {}
                 }
             }
             figure { figcaption { (t.text_part) } pre.text #preview-text { (text) } }

@@ -265,7 +265,7 @@ pub async fn import_form(staff: Staff, Extract(state): Extract<State>) -> Respon
             label for="file" { (t.csv_file) }
             input #file type="file" name="file" accept=".csv,text/csv" required;
             label.check { input type="checkbox" name="confirmed" value="true"; (t.import_confirmed) }
-            p { button type="submit" { (t.start_import) } }
+            p { button #start-import type="submit" { (t.start_import) } }
         }
     };
     page(&staff, "/admin/import", t.import_title, content).into_response()
