@@ -227,6 +227,10 @@ fn in_a_real_browser_an_editor_imports_drafts_previews_tests_and_the_owner_sends
             // The dashboard; then on a phone, in Chinese.
             browser.goto(&format!("{base}/admin")).await?;
             wait_text("#lists", "Tech News").await;
+            // Counted once the import finished: the dashboard shows the new readers.
+            let confirmed = browser.find(Locator::Css("#lists tbody td:nth-child(2)")).await?.text().await?;
+            assert_eq!(confirmed, "3");
+            browser.set_window_size(1280, 2600).await?;
             shot("admin-dashboard.png").await;
             Ok::<_, fantoccini::error::CmdError>(())
         }

@@ -53,7 +53,9 @@ async fn run(app: &App, list: &List, confirmed: bool, path: &std::path::Path, id
     app.store.finish_import_job(id, Ok(totals)).await.map_err(|e| e.to_string())?;
     let detail = serde_json::json!({"job": id, "rows": report.rows, "imported": report.imported, "updated": report.updated, "skipped": report.skipped});
     let event = NewEvent { kind: "import.finished", actor, subscriber_id: None, list_id: Some(list.id), issue_id: None, detail };
-    app.store.record_event(event).await.map_err(|e| e.to_string())
+    app.store.record_event(event).await.map_err(|e| e.to_string())?;
+    // Whoever watched the import finish looks at the counts next.
+    app.store.refresh_list_stats().await.map_err(|e| e.to_string())
 }
 
 struct Counting<R> {

@@ -4,6 +4,7 @@
 //! per issue, and per-recipient values are filled into [`slots`] afterwards.
 
 pub mod archive;
+pub mod charts;
 pub mod confirmation;
 pub mod feeds;
 pub mod i18n;

@@ -58,6 +58,11 @@ pub(super) async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>, at:
 }
 
 impl Store {
+    /// The id of the newest event: anything staff would see change has one.
+    pub async fn newest_event_id(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events").fetch_one(&self.pool).await?)
+    }
+
     pub async fn record_event(&self, event: NewEvent<'_>) -> Result<()> {
         let mut tx = self.write().await?;
         append(&mut tx, event, super::now()).await?;

@@ -40,6 +40,14 @@ pub struct ListCounts {
     pub complained: i64,
 }
 
+/// Subscriptions by status, for `lists l` joined with `COUNT_JOINS`.
+const COUNTS: &str = "COALESCE(SUM(CASE WHEN u.status = 'pending' AND s.status = 'active' THEN 1 ELSE 0 END), 0) AS pending,
+    COALESCE(SUM(CASE WHEN u.status = 'confirmed' AND s.status = 'active' THEN 1 ELSE 0 END), 0) AS confirmed,
+    COALESCE(SUM(CASE WHEN u.status = 'unsubscribed' THEN 1 ELSE 0 END), 0) AS unsubscribed,
+    COALESCE(SUM(CASE WHEN u.status <> 'unsubscribed' AND s.status = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
+    COALESCE(SUM(CASE WHEN u.status <> 'unsubscribed' AND s.status = 'complained' THEN 1 ELSE 0 END), 0) AS complained";
+const COUNT_JOINS: &str = "LEFT JOIN subscriptions u ON u.list_id = l.id LEFT JOIN subscribers s ON s.id = u.subscriber_id";
+
 impl Store {
     pub async fn create_list(&self, list: NewList, actor: &Actor) -> Result<List> {
         let now = super::now();
@@ -70,21 +78,79 @@ impl Store {
             .ok_or_else(|| unknown_list(slug))
     }
 
+    /// Exact counts, computed now (a full pass over the subscriptions: the CLI's `list ls`).
     pub async fn list_counts(&self) -> Result<Vec<ListCounts>> {
-        Ok(sqlx::query_as(
-            "SELECT l.slug, l.name, l.language,
-                COALESCE(SUM(CASE WHEN u.status = 'pending' AND s.status = 'active' THEN 1 ELSE 0 END), 0) AS pending,
-                COALESCE(SUM(CASE WHEN u.status = 'confirmed' AND s.status = 'active' THEN 1 ELSE 0 END), 0) AS confirmed,
-                COALESCE(SUM(CASE WHEN u.status = 'unsubscribed' THEN 1 ELSE 0 END), 0) AS unsubscribed,
-                COALESCE(SUM(CASE WHEN u.status <> 'unsubscribed' AND s.status = 'bounced' THEN 1 ELSE 0 END), 0) AS bounced,
-                COALESCE(SUM(CASE WHEN u.status <> 'unsubscribed' AND s.status = 'complained' THEN 1 ELSE 0 END), 0) AS complained
-             FROM lists l
-             LEFT JOIN subscriptions u ON u.list_id = l.id
-             LEFT JOIN subscribers s ON s.id = u.subscriber_id
-             GROUP BY l.id, l.slug, l.name, l.language
-             ORDER BY l.slug",
+        let sql = format!("SELECT l.slug, l.name, l.language, {COUNTS} FROM lists l {COUNT_JOINS} GROUP BY l.id, l.slug, l.name, l.language ORDER BY l.slug");
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
+    /// The counts as last recomputed (see `refresh_list_stats`); lists never counted yet are
+    /// counted first. `counted_at` is the oldest of the rows.
+    pub async fn list_counts_summary(&self) -> Result<(Vec<ListCounts>, Option<DateTime<Utc>>)> {
+        let uncounted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lists l WHERE NOT EXISTS (SELECT 1 FROM list_stats x WHERE x.list_id = l.id)").fetch_one(&self.pool).await?;
+        if uncounted > 0 {
+            self.refresh_list_stats().await?;
+        }
+        let rows: Vec<ListCounts> = sqlx::query_as(
+            "SELECT l.slug, l.name, l.language, x.pending, x.confirmed, x.unsubscribed, x.bounced, x.complained
+             FROM lists l JOIN list_stats x ON x.list_id = l.id ORDER BY l.slug",
         )
         .fetch_all(&self.pool)
+        .await?;
+        let at: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT MIN(counted_at) FROM list_stats").fetch_one(&self.pool).await?;
+        Ok((rows, at))
+    }
+
+    /// Recounts every list when something happened since the last count (or `force`d). The
+    /// count reads outside the writer's turn; only the small upsert takes it.
+    pub async fn refresh_list_stats_if_changed(&self) -> Result<bool> {
+        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events").fetch_one(&self.pool).await?;
+        let counted: Option<i64> = sqlx::query_scalar("SELECT MIN(as_of_event) FROM list_stats").fetch_one(&self.pool).await?;
+        if counted.is_some_and(|c| c >= newest) {
+            return Ok(false);
+        }
+        self.refresh_list_stats().await?;
+        Ok(true)
+    }
+
+    pub async fn refresh_list_stats(&self) -> Result<()> {
+        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events").fetch_one(&self.pool).await?;
+        let sql = format!("SELECT l.id, {COUNTS} FROM lists l {COUNT_JOINS} GROUP BY l.id");
+        let counts: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+        let now = super::now();
+        let mut tx = self.write().await?;
+        for (list_id, pending, confirmed, unsubscribed, bounced, complained) in counts {
+            sqlx::query(
+                "INSERT INTO list_stats (list_id, pending, confirmed, unsubscribed, bounced, complained, as_of_event, counted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (list_id) DO UPDATE SET pending = excluded.pending, confirmed = excluded.confirmed, unsubscribed = excluded.unsubscribed,
+                   bounced = excluded.bounced, complained = excluded.complained, as_of_event = excluded.as_of_event, counted_at = excluded.counted_at",
+            )
+            .bind(list_id)
+            .bind(pending)
+            .bind(confirmed)
+            .bind(unsubscribed)
+            .bind(bounced)
+            .bind(complained)
+            .bind(newest)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Confirmed subscribers of one list who may be mailed: what a send to it reaches, exactly.
+    pub async fn mailable_count(&self, list_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id WHERE u.list_id = $1 AND u.status = 'confirmed' AND s.status = 'active'",
+        )
+        .bind(list_id)
+        .fetch_one(&self.pool)
         .await?)
+    }
+
+    /// Every list, without counts.
+    pub async fn lists(&self) -> Result<Vec<List>> {
+        Ok(sqlx::query_as("SELECT id, slug, name, description, language, public, created_at FROM lists ORDER BY slug").fetch_all(&self.pool).await?)
     }
 }

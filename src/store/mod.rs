@@ -6,6 +6,7 @@
 //! PostgreSQL backend knows what to replace.
 
 mod bounces;
+mod charts;
 mod confirmations;
 mod consent;
 mod deliveries;
@@ -32,6 +33,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use crate::domain::{EmailAddress, ListSlug};
 
 pub use bounces::{BouncePolicy, Decision, NewBounce};
+pub use charts::{CurveMinute, GrowthDay, SendRate};
 pub use confirmations::PendingConfirmation;
 pub use consent::{ConfirmOutcome, ListChoice};
 pub use deliveries::{Claimed, DeliveryCounts, Outcome};

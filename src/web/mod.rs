@@ -54,6 +54,8 @@ pub struct WebState {
     cache: archive::Cache,
     unsubscriber: unsubscriber::Unsubscriber,
     admin_limits: admin::LoginLimits,
+    /// The dashboard's chart data and the newest event it reflects.
+    admin_charts: tokio::sync::RwLock<Option<(i64, Arc<admin::ChartData>)>>,
 }
 
 pub type State = Arc<WebState>;
@@ -72,9 +74,11 @@ pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Resul
         cache: archive::Cache::default(),
         unsubscriber: unsubscriber::Unsubscriber::start(app.store.clone()),
         admin_limits: admin::LoginLimits::default(),
+        admin_charts: tokio::sync::RwLock::new(None),
         app,
     });
     tokio::spawn(guard::forget_old_keys(state.clone(), stop.clone()));
+    tokio::spawn(recount(state.clone(), stop.clone()));
     tracing::info!(bind = %listener.local_addr().map(|a| a.to_string()).unwrap_or(bind), "HTTP server listening");
     let shutdown = async move {
         while !*stop.borrow() {
@@ -84,6 +88,30 @@ pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Resul
         }
     };
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await.map_err(WebError::Serve)
+}
+
+/// Keeps the per-list counts of the dashboard and the API within seconds of the truth, and the
+/// dashboard's chart data within half a minute.
+async fn recount(state: State, mut stop: watch::Receiver<bool>) {
+    let mut charted_up_to = -1;
+    for round in 0u64.. {
+        if let Err(e) = state.app.store.refresh_list_stats_if_changed().await {
+            tracing::warn!(error = %e, "cannot recount the lists");
+        }
+        let newest = state.app.store.newest_event_id().await.unwrap_or(charted_up_to);
+        // Sends move the charts without events (one per delivery would be too many): every
+        // 30 s regardless.
+        if newest != charted_up_to || round % 3 == 0 {
+            charted_up_to = newest;
+            match admin::chart_data(&state.app.store).await {
+                Ok(data) => *state.admin_charts.write().await = Some((newest, Arc::new(data))),
+                Err(e) => tracing::warn!(error = %e, "cannot compute the dashboard's charts"),
+            }
+        }
+        if tokio::time::timeout(Duration::from_secs(10), stop.changed()).await.is_ok() {
+            return;
+        }
+    }
 }
 
 pub fn router(state: State) -> Router {

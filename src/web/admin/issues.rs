@@ -259,8 +259,8 @@ pub async fn send_confirm(staff: Staff, Extract(state): Extract<State>, Path(slu
         Ok(i) => i,
         Err(e) => return staff.failure(e),
     };
-    let recipients = match state.app.store.list_counts().await {
-        Ok(lists) => lists.iter().find(|l| l.slug == issue.list_slug).map_or(0, |l| l.confirmed),
+    let recipients = match state.app.store.mailable_count(issue.list_id).await {
+        Ok(n) => n,
         Err(e) => return staff.failure(e),
     };
     let content = html! {

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use dashboard::{ChartData, chart_data};
 pub use login::LoginLimits;
 pub use strings::AdminStrings;
 

@@ -32,12 +32,13 @@ fn notice_text(staff: &Staff, notice: &Notice) -> Option<&'static str> {
 
 pub async fn lists(staff: Staff, Extract(state): Extract<State>, Query(n): Query<Notice>) -> Response {
     let t = staff.t;
-    let lists = match state.app.store.list_counts().await {
+    let (lists, counted_at) = match state.app.store.list_counts_summary().await {
         Ok(l) => l,
         Err(e) => return staff.failure(e),
     };
     let content = html! {
         @if let Some(text) = notice_text(&staff, &n) { (message(text, false)) }
+        p.muted { (t.counted_at) " " (when(counted_at)) " UTC" }
         div.scroll { table {
             thead { tr { th { (t.name) } th { (t.slug) } th { (t.language) } th.num { (t.confirmed) } th.num { (t.pending) } th.num { (t.unsubscribed) } th.num { (t.bounced) } th.num { (t.complained) } } }
             tbody { @for l in &lists { tr {
@@ -98,7 +99,7 @@ const PAGE: i64 = 50;
 pub async fn search(staff: Staff, Extract(state): Extract<State>, Query(f): Query<SearchForm>) -> Response {
     let t = staff.t;
     let store = &state.app.store;
-    let lists = match store.list_counts().await {
+    let lists = match store.lists().await {
         Ok(l) => l,
         Err(e) => return staff.failure(e),
     };
@@ -253,7 +254,7 @@ pub async fn import_form(staff: Staff, Extract(state): Extract<State>) -> Respon
     if let Err(r) = staff.may(Permission::Edit) {
         return r;
     }
-    let lists = match state.app.store.list_counts().await {
+    let lists = match state.app.store.lists().await {
         Ok(l) => l,
         Err(e) => return staff.failure(e),
     };

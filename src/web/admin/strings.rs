@@ -125,6 +125,9 @@ pub struct AdminStrings {
     pub token_once: &'static str,
     pub revoke: &'static str,
     pub done: &'static str,
+    pub counted_at: &'static str,
+    pub show_numbers: &'static str,
+    pub bounce_limit: &'static str,
     chinese: bool,
 }
 
@@ -172,7 +175,7 @@ pub const EN: AdminStrings = AdminStrings {
     complained: "Complained",
     recent_issues: "Recent issues",
     growth_title: "Subscribers over time",
-    growth_caption: "New confirmations, unsubscribes and bounces per day over the last 90 days.",
+    growth_caption: "New confirmations, unsubscribes and bounces per day over the last 30 days.",
     rates_title: "Bounce and complaint rates per send",
     rates_caption: "Complaints should stay under 0.3% of messages sent (mailbox providers' limit), ideally under 0.1%.",
     complaint_limit: "0.3% complaint limit",
@@ -252,6 +255,9 @@ pub const EN: AdminStrings = AdminStrings {
     token_once: "Copy this token now; it is not shown again:",
     revoke: "Revoke",
     done: "Done.",
+    counted_at: "Counted at",
+    show_numbers: "Show the numbers",
+    bounce_limit: "2% bounce guideline",
     chinese: false,
 };
 
@@ -299,7 +305,7 @@ pub const ZH: AdminStrings = AdminStrings {
     complained: "已投诉",
     recent_issues: "最近的期刊",
     growth_title: "订阅者变化",
-    growth_caption: "最近 90 天每天新确认、退订和退信的人数。",
+    growth_caption: "最近 30 天每天新确认、退订和退信的人数。",
     rates_title: "每次发送的退信率与投诉率",
     rates_caption: "投诉应低于发送量的 0.3%（邮箱服务商的上限），最好低于 0.1%。",
     complaint_limit: "0.3% 投诉上限",
@@ -379,6 +385,9 @@ pub const ZH: AdminStrings = AdminStrings {
     token_once: "请立即复制此令牌，之后不会再显示：",
     revoke: "吊销",
     done: "完成。",
+    counted_at: "统计时间",
+    show_numbers: "查看数据",
+    bounce_limit: "2% 退信参考线",
     chinese: true,
 };
 

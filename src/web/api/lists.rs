@@ -4,6 +4,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State as Extract};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
@@ -18,10 +19,17 @@ use crate::web::State;
 /// An upload larger than this is refused (413) before the import starts.
 const MAX_IMPORT_BYTES: u64 = 1 << 30;
 
-#[utoipa::path(get, path = "/api/v1/lists", tag = "lists", responses((status = 200, body = Vec<ListCounts>), (status = 401, body = ApiErrorBody)))]
-pub async fn list_lists(caller: Caller, Extract(state): Extract<State>) -> Result<Json<Vec<ListCounts>>, ApiError> {
+/// Counts are recounted in the background within seconds of a change (`tidings list ls` counts
+/// exactly, now); the `Last-Modified` header says when.
+#[utoipa::path(get, path = "/api/v1/lists", tag = "lists", responses((status = 200, body = Vec<ListCounts>, headers(("Last-Modified" = String, description = "when the counts were taken"))), (status = 401, body = ApiErrorBody)))]
+pub async fn list_lists(caller: Caller, Extract(state): Extract<State>) -> Result<Response, ApiError> {
     caller.may(Permission::Read)?;
-    Ok(Json(state.app.store.list_counts().await?))
+    let (lists, counted_at) = state.app.store.list_counts_summary().await?;
+    let mut response = Json(lists).into_response();
+    if let Some(at) = counted_at.and_then(|t| header::HeaderValue::from_str(&t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).ok()) {
+        response.headers_mut().insert(header::LAST_MODIFIED, at);
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
