@@ -149,7 +149,7 @@ fn a_script_with_tokens_imports_drafts_tests_sends_and_watches_a_send_finish() {
     assert!(next["items"][0]["id"].as_i64() < page["items"][1]["id"].as_i64());
     let imports: Value = api.get(&owner, "/api/v1/events?type=import.finished").send().unwrap().json().unwrap();
     assert_eq!(imports["items"].as_array().unwrap().len(), 1);
-    assert_eq!(imports["items"][0]["actor"], "token:editor-script", "staff changes name who made them");
+    assert_eq!(imports["items"][0]["actor"], "token:editor-script from 127.0.0.1", "staff changes name who made them and from where");
 }
 
 #[test]

@@ -116,11 +116,20 @@ impl FromRequestParts<State> for Staff {
         let to_login = || Redirect::to("/admin/login").into_response();
         let Some(value) = super::guard::cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
         match state.app.store.session(&Secret256::from_presented(value).digest()).await {
-            Ok(Some(session)) => Ok(Staff { session, t }),
+            Ok(Some(mut session)) => {
+                // Every change is audited with who and from where.
+                session.identity.actor = crate::store::Actor(format!("{} from {}", session.identity.actor.0, peer(parts)));
+                Ok(Staff { session, t })
+            }
             Ok(None) => Err(to_login()),
             Err(e) => Err(super::internal(state, e)),
         }
     }
+}
+
+/// The client's address, as the connection gives it.
+pub fn peer(parts: &Parts) -> String {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
 }
 
 pub fn strings(headers: &axum::http::HeaderMap) -> &'static AdminStrings {

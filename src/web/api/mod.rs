@@ -169,7 +169,10 @@ impl FromRequestParts<State> for Caller {
         let presented = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
         let Some(token) = presented.filter(|t| !t.is_empty()) else { return Err(ApiError::unauthorized()) };
         match state.app.store.authenticate_token(&Secret256::from_presented(token).digest()).await? {
-            Some(identity) => Ok(Caller(identity)),
+            Some(mut identity) => {
+                identity.actor = crate::store::Actor(format!("{} from {}", identity.actor.0, super::admin::peer(parts)));
+                Ok(Caller(identity))
+            }
             None => Err(ApiError::unauthorized()),
         }
     }
