@@ -124,3 +124,16 @@ fn every_verdict_serialises_with_the_contract_fields() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Inputs the fuzzer found that once crashed the reader (`tests/corpus/fuzz/`): each is read
+/// or refused as unreadable, never a panic, and `bounce ingest` exits 2 for the unreadable.
+#[test]
+fn inputs_that_crashed_the_reader_are_refused_cleanly() {
+    let dir = corpus().parent().expect("the corpus folder").join("fuzz");
+    for entry in std::fs::read_dir(&dir).expect("tests/corpus/fuzz") {
+        let path = entry.expect("a file").path();
+        let raw = std::fs::read(&path).expect("readable");
+        let outcome = std::panic::catch_unwind(|| tidings::bounces::read::read(&raw).map(|v| v.kind));
+        assert!(outcome.is_ok(), "{} panicked", path.display());
+    }
+}

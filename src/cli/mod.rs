@@ -87,6 +87,7 @@ impl Context {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(if matches!(cli.command, Command::Serve) { "info" } else { "warn" });
+    crate::bounces::read::quiet_parser_panics();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     // `deliver` is all waiting on sockets; SQLite runs on sqlx's own threads. One scheduler
     // thread spares the cross-thread wake-ups that otherwise cost a fifth of the send rate.
