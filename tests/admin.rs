@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use support::Tidings;
-use support::browser::{Driver, screenshots};
+use support::browser::{Driver, screenshots, wait_for_text};
 use support::serve::Serving;
 use support::smtp::Sink;
 
@@ -83,6 +83,10 @@ fn logins_fail_alike_are_rate_limited_and_pages_need_a_session() {
     let statuses: Vec<StatusCode> = (0..5).map(|_| a.login(&client, "editor@example.com", "guess").status()).collect();
     assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
     assert_eq!(a.login(&client, "editor@example.com", PASSWORD).status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+
+    // The login form is read before anyone is known: a huge body is refused, not held.
+    let huge = client.post(a.server.url("/admin/login")).header("content-type", "application/x-www-form-urlencoded").body(vec![b'a'; 3 << 20]).send().unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     let signed = a.login(&client, "owner@example.com", PASSWORD);
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
@@ -161,22 +165,7 @@ fn in_a_real_browser_an_editor_imports_drafts_previews_tests_and_the_owner_sends
         };
         let wait_text = |css: &'static str, wanted: &'static str| {
             let browser = browser.clone();
-            async move {
-                let deadline = Instant::now() + Duration::from_secs(30);
-                loop {
-                    if let Ok(e) = browser.find(Locator::Css(css)).await
-                        && e.text().await.unwrap_or_default().contains(wanted)
-                    {
-                        return;
-                    }
-                    if Instant::now() > deadline {
-                        let page = browser.source().await.unwrap_or_default();
-                        std::fs::write(screenshots().join("admin-failure.png"), browser.screenshot().await.unwrap_or_default()).unwrap();
-                        panic!("{css} never showed {wanted:?} on {page}");
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
+            async move { wait_for_text(&browser, css, wanted).await }
         };
         let result = async {
             // Log in.
@@ -244,8 +233,7 @@ fn in_a_real_browser_an_editor_imports_drafts_previews_tests_and_the_owner_sends
             phone.find(Locator::Css("#email")).await?.send_keys("viewer@example.com").await?;
             phone.find(Locator::Css("#password")).await?.send_keys(PASSWORD).await?;
             phone.find(Locator::Css("button[type=submit]")).await?.click().await?;
-            let heading = phone.find(Locator::Css("h1")).await?.text().await?;
-            assert_eq!(heading, "概览");
+            wait_for_text(&phone, "h1", "概览").await;
             std::fs::write(shots.join("admin-dashboard-phone-zh.png"), phone.screenshot().await?).unwrap();
             Ok::<_, fantoccini::error::CmdError>(())
         }

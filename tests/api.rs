@@ -192,8 +192,17 @@ fn each_role_may_do_its_own_operations_and_is_refused_the_others() {
     assert_eq!(api.http.delete(api.server.url("/api/v1/subscribers/ann@example.com")).bearer_auth(&editor).send().unwrap().status(), StatusCode::NO_CONTENT);
     refused(api.get(&viewer, "/api/v1/subscribers/ann@example.com").send().unwrap(), StatusCode::NOT_FOUND);
 
-    // Pausing a send is the owner's; an unknown issue is 404.
+    // Pausing a send is the owner's, and so is scheduling one through `send_at`.
     refused(api.post(&editor, "/api/v1/issues/none/pause").send().unwrap(), StatusCode::FORBIDDEN);
+    let scheduled = ISSUE.replace("date = 2026-12-01", "date = 2026-12-01\nsend_at = 2026-12-01T08:00:00Z");
+    let sneaky = api.post(&editor, "/api/v1/issues").header("content-type", "text/markdown").body(scheduled).send().unwrap();
+    assert!(refused(sneaky, StatusCode::FORBIDDEN)["message"].as_str().unwrap().contains("send_at"));
+    refused(api.get(&viewer, "/api/v1/issues/2026-12").send().unwrap(), StatusCode::NOT_FOUND);
+    assert_eq!(api.post(&editor, "/api/v1/issues").header("content-type", "text/markdown").body(ISSUE).send().unwrap().status(), StatusCode::CREATED);
+    // A subscriber's own copy carries their signed links: not for a viewer.
+    refused(api.get(&viewer, "/api/v1/issues/2026-12?format=eml&to=reader1@example.com").send().unwrap(), StatusCode::FORBIDDEN);
+    assert_eq!(api.get(&viewer, "/api/v1/issues/2026-12?format=eml").send().unwrap().status(), StatusCode::OK);
+    refused(api.get(&viewer, "/api/v1/no-such-thing").send().unwrap(), StatusCode::NOT_FOUND);
 
     // Revocation takes effect on the next request.
     api.t.ok(&["token", "revoke", "editor"]);

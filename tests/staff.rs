@@ -26,9 +26,11 @@ fn staff_accounts_are_added_listed_and_removed_and_weak_input_is_refused() {
     let twice = add_staff(&t, "editor@example.com", "viewer", "a long enough passphrase");
     assert!(String::from_utf8_lossy(&twice.stderr).contains("already exists"));
 
+    assert!(add_staff(&t, "boss@example.com", "owner", "a long enough passphrase").status.success());
+    assert!(t.fails(&["staff", "remove", "boss@example.com"], 2).contains("last owner"), "someone must be able to manage staff");
     let staff = t.json(&["staff", "ls"]);
-    assert_eq!(staff.as_array().unwrap().len(), 1);
-    assert_eq!((staff[0]["email"].as_str(), staff[0]["role"].as_str()), (Some("editor@example.com"), Some("editor")));
+    assert_eq!(staff.as_array().unwrap().len(), 2);
+    assert_eq!((staff[1]["email"].as_str(), staff[1]["role"].as_str()), (Some("editor@example.com"), Some("editor")));
     assert!(!staff.to_string().contains("argon2"), "the hash is never printed");
     t.ok(&["staff", "remove", "editor@example.com"]);
     assert!(t.fails(&["staff", "remove", "editor@example.com"], 2).contains("no staff account"));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 use support::Tidings;
-use support::browser::Driver;
+use support::browser::{Driver, wait_for_text};
 use support::smtp::{Sink, free_port};
 
 const ISSUE: &str = "+++
@@ -350,15 +350,13 @@ fn in_a_real_browser_a_reader_subscribes_with_the_form_and_leaves_with_the_butto
             browser.find(Locator::Css("#name")).await?.send_keys("李 读者").await?;
             std::fs::write(shots.join("subscribe-form.png"), browser.screenshot().await?).unwrap();
             browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-            let answer = browser.find(Locator::Css("h1")).await?.text().await?;
-            assert_eq!(answer, "Check your inbox");
+            wait_for_text(&browser, "h1", "Check your inbox").await;
             std::fs::write(shots.join("subscribe-answer.png"), browser.screenshot().await?).unwrap();
 
             browser.goto(&unsubscribe).await?;
             std::fs::write(shots.join("unsubscribe-page.png"), browser.screenshot().await?).unwrap();
             browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-            let done = browser.find(Locator::Css("h1")).await?.text().await?;
-            assert_eq!(done, "You are unsubscribed");
+            wait_for_text(&browser, "h1", "You are unsubscribed").await;
             std::fs::write(shots.join("unsubscribed.png"), browser.screenshot().await?).unwrap();
             Ok::<_, fantoccini::error::CmdError>(())
         }

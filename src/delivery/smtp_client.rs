@@ -77,6 +77,8 @@ impl Reply {
     fn into_error(self, command: &str) -> SendError {
         let message = format!("{command}: {} {}", self.code, self.text);
         match self.code {
+            // "Service not available, closing": about the relay, not this recipient.
+            421 => SendError::Connection { message },
             400..=499 => SendError::Transient { code: Some(self.code), message },
             500..=599 => SendError::Permanent { code: Some(self.code), message },
             _ => SendError::Connection { message: format!("unexpected reply to {message}") },
@@ -229,10 +231,15 @@ impl Connection {
     /// closing it) or an I/O error, after which `is_broken` says so.
     pub async fn send(&mut self, from: &str, to: &[&str], body: &[u8]) -> Result<(), SendError> {
         let result = self.transaction(from, to, body).await;
-        if let Err(SendError::Permanent { code, .. } | SendError::Transient { code, .. }) = &result {
-            if *code == Some(421) || !matches!(self.command(b"RSET\r\n").await, Ok(r) if r.code == 250) {
-                self.broken = true;
+        match &result {
+            Err(SendError::Permanent { .. } | SendError::Transient { .. }) => {
+                if !matches!(self.command(b"RSET\r\n").await, Ok(r) if r.code == 250) {
+                    self.broken = true;
+                }
             }
+            // A 421 (or anything the relay said that leaves us unsure) closes the connection.
+            Err(SendError::Connection { .. }) => self.broken = true,
+            Ok(()) => {}
         }
         result
     }

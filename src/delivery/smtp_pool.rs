@@ -70,7 +70,9 @@ impl SmtpPool {
     async fn checkout(&self) -> Result<Connection, SendError> {
         loop {
             let Some((mut conn, since)) = self.idle.lock().expect("pool lock").pop() else { break };
-            if since.elapsed() < CHECK_AFTER_IDLE || conn.noop().await {
+            // A connection that went silent while idle (a NAT forgot it) must not hold the slot
+            // until TCP gives up.
+            if since.elapsed() < CHECK_AFTER_IDLE || tokio::time::timeout(self.timeout, conn.noop()).await.unwrap_or(false) {
                 return Ok(conn);
             }
         }
@@ -93,7 +95,7 @@ impl SmtpPool {
     pub async fn shutdown(&self) {
         let idle: Vec<_> = std::mem::take(&mut *self.idle.lock().expect("pool lock"));
         for (conn, _) in idle {
-            conn.quit().await;
+            let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
         }
         self.slots.close();
     }

@@ -17,7 +17,8 @@ use crate::store::{Actor, ImportTotals, List, NewEvent};
 pub async fn start(app: Arc<App>, list: List, confirmed: bool, file: tempfile::TempPath, actor: Actor) -> Result<i64, OpError> {
     let path: PathBuf = file.to_path_buf();
     let size = std::fs::metadata(&path).map_err(|e| OpError::Failed(format!("the upload cannot be read back: {e}")))?.len();
-    audience::check_utf8(&path).map_err(|e| OpError::invalid("body", e))?;
+    let checked = path.clone();
+    tokio::task::spawn_blocking(move || audience::check_utf8(&checked)).await.map_err(|e| OpError::Failed(e.to_string()))?.map_err(|e| OpError::invalid("body", e))?;
     let id = app.store.start_import_job(list.id, confirmed, size, &actor).await?;
     tokio::spawn(async move {
         // A successful run records its own report; a failure is recorded here.

@@ -24,6 +24,10 @@ pub enum PublishError {
     Store { path: String, source: StoreError },
     #[error("{path}: cannot build the message: {message}")]
     Message { path: String, message: String },
+    /// Scheduling a send (front matter `send_at`), or changing an issue that is scheduled, is a
+    /// send to a list: an owner's.
+    #[error("{path}: only an owner may schedule a send ({reason})")]
+    NotAllowed { path: String, reason: &'static str },
 }
 
 impl PublishError {
@@ -31,6 +35,7 @@ impl PublishError {
         match self {
             Self::Store { source, .. } => source.is_bad_input(),
             Self::Render { .. } | Self::Message { .. } => false,
+            Self::NotAllowed { .. } => true,
             _ => true,
         }
     }
@@ -83,12 +88,30 @@ pub async fn prepare_issue(app: &App, path: &Path, text: &str) -> Result<Prepare
     Ok(Prepared { source, list, language, rendered })
 }
 
-/// Adds an issue from the text of the file at `path`.
+/// Adds an issue from the text of the file at `path`, with every right (the CLI, the content
+/// folder).
 pub async fn add_issue_text(app: &App, path: &Path, text: &str, actor: &Actor) -> Result<AddedIssue, PublishError> {
+    add_issue_as(app, path, text, actor, true).await
+}
+
+/// As `add_issue_text`, for a caller who may or may not send to lists (`may_send`): one who may
+/// not can neither set `send_at` nor change an issue that is scheduled.
+pub async fn add_issue_as(app: &App, path: &Path, text: &str, actor: &Actor, may_send: bool) -> Result<AddedIssue, PublishError> {
     let shown = path.display().to_string();
     let digest = source_digest(text);
     let Prepared { source, list, language, rendered } = prepare_issue(app, path, text).await?;
     let store_err = |source| PublishError::Store { path: shown.clone(), source };
+    if !may_send {
+        let refuse = |reason| PublishError::NotAllowed { path: shown.clone(), reason };
+        if source.send_at.is_some() {
+            return Err(refuse("remove `send_at`; an owner schedules the send"));
+        }
+        match app.store.issue_by_slug(source.slug.as_str()).await {
+            Ok(existing) if existing.status == "scheduled" => return Err(refuse("the issue is scheduled already")),
+            Ok(_) | Err(StoreError::UnknownIssue(_)) => {}
+            Err(e) => return Err(store_err(e)),
+        }
+    }
     let new = NewIssue {
         list_id: list.id,
         slug: source.slug.as_str(),

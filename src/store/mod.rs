@@ -78,6 +78,8 @@ pub enum StoreError {
     StaffExists(String),
     #[error("no staff account for {0}")]
     UnknownStaff(String),
+    #[error("{0} is the last owner: make another staff member owner first")]
+    LastOwner(String),
     #[error("a live token named {0:?} already exists")]
     TokenExists(String),
     #[error("no live token named {0:?}")]
@@ -93,7 +95,7 @@ impl StoreError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::IssueState { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. } | Self::StaffExists(_) | Self::UnknownStaff(_) | Self::TokenExists(_) | Self::UnknownToken(_) | Self::UnknownImport(_)
+            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::IssueState { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. } | Self::StaffExists(_) | Self::UnknownStaff(_) | Self::LastOwner(_) | Self::TokenExists(_) | Self::UnknownToken(_) | Self::UnknownImport(_)
         )
     }
 }

@@ -80,6 +80,12 @@ impl Store {
         let mut tx = self.write().await?;
         let id: Option<i64> = sqlx::query_scalar("DELETE FROM staff WHERE email = $1 RETURNING id").bind(email.key()).fetch_optional(&mut *tx).await?;
         let id = id.ok_or_else(|| StoreError::UnknownStaff(email.to_string()))?;
+        let owners_left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff WHERE role = 'owner'").fetch_one(&mut *tx).await?;
+        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff").fetch_one(&mut *tx).await?;
+        if owners_left == 0 && others > 0 {
+            // Dropping the transaction undoes the delete: someone must be able to manage staff.
+            return Err(StoreError::LastOwner(email.to_string()));
+        }
         append(&mut tx, audit("staff.removed", actor, json!({"staff_id": id})), now).await?;
         tx.commit().await
     }
@@ -117,6 +123,7 @@ impl Store {
     pub async fn revoke_token(&self, name: &str, actor: &Actor) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
+        let name = name.trim();
         let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL").bind(now).bind(name).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::UnknownToken(name.to_string()));

@@ -90,33 +90,25 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(limit).fetch_all(&self.pool).await?)
     }
 
-    /// Newest first; `before` is the last id of the previous page.
+    /// Newest first; `before` is the last id of the previous page. With `since`, the rows are
+    /// found by time on its index first (a script polling for what is new reads only that).
     pub async fn bounce_log(&self, since: Option<DateTime<Utc>>, before: Option<i64>, limit: i64) -> Result<Vec<BounceLogEntry>> {
-        Ok(sqlx::query_as(
-            "SELECT b.id, s.email, b.kind, b.reason, b.source, b.status_code, b.diagnostic, b.receiving_domain, i.slug AS issue, b.received_at
-             FROM bounces b LEFT JOIN subscribers s ON s.id = b.subscriber_id LEFT JOIN issues i ON i.id = b.issue_id
-             WHERE ($1 IS NULL OR b.id < $1) AND ($2 IS NULL OR b.received_at >= $2)
-             ORDER BY b.id DESC LIMIT $3",
-        )
-        .bind(before)
-        .bind(since)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        const COLUMNS: &str = "SELECT b.id, s.email, b.kind, b.reason, b.source, b.status_code, b.diagnostic, b.receiving_domain, i.slug AS issue, b.received_at
+             FROM bounces b LEFT JOIN subscribers s ON s.id = b.subscriber_id LEFT JOIN issues i ON i.id = b.issue_id";
+        let sql = match since {
+            Some(_) => format!("{COLUMNS} WHERE b.received_at >= $2 AND ($1 IS NULL OR b.id < $1) ORDER BY b.id DESC LIMIT $3"),
+            None => format!("{COLUMNS} WHERE ($1 IS NULL OR b.id < $1) AND $2 IS NULL ORDER BY b.id DESC LIMIT $3"),
+        };
+        Ok(sqlx::query_as(&sql).bind(before).bind(since).bind(limit).fetch_all(&self.pool).await?)
     }
 
-    /// Newest first; `before` is the last id of the previous page.
+    /// Newest first; `before` is the last id of the previous page; `since` as for bounces.
     pub async fn event_log(&self, since: Option<DateTime<Utc>>, kind: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<EventRecord>> {
-        Ok(sqlx::query_as(
-            "SELECT e.id, e.at, e.type, e.actor, l.slug AS list, e.detail FROM events e LEFT JOIN lists l ON l.id = e.list_id
-             WHERE ($1 IS NULL OR e.id < $1) AND ($2 IS NULL OR e.at >= $2) AND ($3 IS NULL OR e.type = $3)
-             ORDER BY e.id DESC LIMIT $4",
-        )
-        .bind(before)
-        .bind(since)
-        .bind(kind)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        const COLUMNS: &str = "SELECT e.id, e.at, e.type, e.actor, l.slug AS list, e.detail FROM events e LEFT JOIN lists l ON l.id = e.list_id";
+        let sql = match since {
+            Some(_) => format!("{COLUMNS} WHERE e.at >= $2 AND ($1 IS NULL OR e.id < $1) AND ($3 IS NULL OR e.type = $3) ORDER BY e.id DESC LIMIT $4"),
+            None => format!("{COLUMNS} WHERE ($1 IS NULL OR e.id < $1) AND $2 IS NULL AND ($3 IS NULL OR e.type = $3) ORDER BY e.id DESC LIMIT $4"),
+        };
+        Ok(sqlx::query_as(&sql).bind(before).bind(since).bind(kind).bind(limit).fetch_all(&self.pool).await?)
     }
 }

@@ -23,7 +23,6 @@ use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::app::App;
 use crate::render::i18n::PageStrings;
@@ -55,7 +54,7 @@ pub struct WebState {
     unsubscriber: unsubscriber::Unsubscriber,
     admin_limits: admin::LoginLimits,
     /// The dashboard's chart data and the newest event it reflects.
-    admin_charts: tokio::sync::RwLock<Option<(i64, Arc<admin::ChartData>)>>,
+    admin_charts: tokio::sync::RwLock<Option<(i64, std::time::Instant, Arc<admin::ChartData>)>>,
 }
 
 pub type State = Arc<WebState>;
@@ -90,6 +89,19 @@ pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Resul
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await.map_err(WebError::Serve)
 }
 
+/// Every request must finish within `REQUEST_TIMEOUT`, except a CSV upload, which streams for as
+/// long as the client sends (its size is capped instead).
+async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let upload = request.method() == axum::http::Method::POST && request.uri().path().ends_with("/import");
+    if upload {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response(),
+    }
+}
+
 /// Keeps the per-list counts of the dashboard and the API within seconds of the truth, and the
 /// dashboard's chart data within half a minute.
 async fn recount(state: State, mut stop: watch::Receiver<bool>) {
@@ -104,7 +116,7 @@ async fn recount(state: State, mut stop: watch::Receiver<bool>) {
         if newest != charted_up_to || round % 3 == 0 {
             charted_up_to = newest;
             match admin::chart_data(&state.app.store).await {
-                Ok(data) => *state.admin_charts.write().await = Some((newest, Arc::new(data))),
+                Ok(data) => *state.admin_charts.write().await = Some((newest, std::time::Instant::now(), Arc::new(data))),
                 Err(e) => tracing::warn!(error = %e, "cannot compute the dashboard's charts"),
             }
         }
@@ -138,7 +150,9 @@ pub fn router(state: State) -> Router {
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let (api, openapi) = api::router();
     let openapi = Arc::new(openapi);
-    let api = api.route("/api/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))));
+    let api = api
+        .route("/api/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
+        .route("/api/{*rest}", axum::routing::any(api::not_found));
     let hooks = Router::new().route("/webhooks/bounces/{provider}", axum::routing::post(webhooks::receive)).layer(RequestBodyLimitLayer::new(WEBHOOK_BODY_LIMIT));
     pages
         .merge(hooks)
@@ -146,7 +160,7 @@ pub fn router(state: State) -> Router {
         .merge(admin::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::observe))
         .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(axum::middleware::from_fn(time_limit))
         .layer(security_header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))

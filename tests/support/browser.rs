@@ -52,3 +52,22 @@ pub fn screenshots() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Waits until the first element matching `css` shows `wanted` (pages load after a click in
+/// their own time); on timeout, saves a screenshot and fails with the page's source.
+pub async fn wait_for_text(browser: &fantoccini::Client, css: &str, wanted: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(e) = browser.find(fantoccini::Locator::Css(css)).await
+            && e.text().await.unwrap_or_default().contains(wanted)
+        {
+            return;
+        }
+        if Instant::now() > deadline {
+            let page = browser.source().await.unwrap_or_default();
+            std::fs::write(screenshots().join("failure.png"), browser.screenshot().await.unwrap_or_default()).unwrap();
+            panic!("{css} never showed {wanted:?} on {page}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -57,16 +57,17 @@ pub async fn chart_data(store: &Store) -> Result<ChartData, StoreError> {
 }
 
 async fn charts(staff: &Staff, state: &State) -> Markup {
-    // Computed again here only when something happened since (an import, a send, a bounce):
-    // what staff just did shows at once; otherwise the background copy serves.
+    // Computed again here only when something happened since (an import, a send, a bounce) and
+    // the copy is over 10 s old: what staff just did shows soon, and a busy sign-up form does
+    // not make every view count again; otherwise the background copy serves.
     let newest = state.app.store.newest_event_id().await.unwrap_or(-1);
     let cached = state.admin_charts.read().await.clone();
     let data = match cached {
-        Some((seen, data)) if seen == newest => data,
+        Some((seen, at, data)) if seen == newest || at.elapsed() < std::time::Duration::from_secs(10) => data,
         _ => match chart_data(&state.app.store).await {
             Ok(data) => {
                 let data = std::sync::Arc::new(data);
-                *state.admin_charts.write().await = Some((newest, data.clone()));
+                *state.admin_charts.write().await = Some((newest, std::time::Instant::now(), data.clone()));
                 data
             }
             Err(e) => return html! { (super::layout::message(&e.to_string(), true)) },

@@ -121,7 +121,8 @@ pub async fn draft_submit(staff: Staff, Extract(state): Extract<State>, Form(f):
     }
     let path = state.app.config.content.issues_dir.join(format!("{DRAFT_STEM}.md"));
     if f.action == "save" {
-        return match publishing::add_issue_text(&state.app, &path, &f.source, staff.actor()).await {
+        let may_send = staff.session.identity.role.allows(Permission::Own);
+        return match publishing::add_issue_as(&state.app, &path, &f.source, staff.actor(), may_send).await {
             Ok(added) => Redirect::to(&format!("/admin/issues/{}?notice=saved", added.slug)).into_response(),
             Err(e) => draft_page(&staff, &f.source, None, Some(&explain(&e, &path))),
         };
@@ -221,7 +222,8 @@ fn control_buttons(staff: &Staff, issue: &Issue) -> Markup {
 /// The email's HTML as the sample subscriber gets it, for the preview frames.
 pub async fn email_html(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Response {
     match publishing::preview(&state.app, &slug, Format::Html, None).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], bytes).into_response(),
+        // Opened directly, the editor-written HTML stays as inert as in the sandboxed frame.
+        Ok(bytes) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CONTENT_SECURITY_POLICY, "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src * data:")], bytes).into_response(),
         Err(publishing::PreviewError::Store(e)) => staff.failure(e),
         Err(e) => staff.refusal(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
@@ -362,7 +364,7 @@ pub async fn progress(staff: Staff, Extract(state): Extract<State>, Path(slug): 
                     td.num { (number(s.rate_per_minute)) } td.num { (s.eta_seconds.map(|e| format!("{}:{:02}", e / 60, e % 60)).unwrap_or_else(|| "–".into())) }
                 } }
             } }
-            div.actions { (control_buttons(&staff, &issue)) a.button.secondary href={ "/admin/issues/" (issue.slug) } { (t.back) } }
+            div.actions { @if staff.session.identity.role.allows(Permission::Own) { (control_buttons(&staff, &issue)) } a.button.secondary href={ "/admin/issues/" (issue.slug) } { (t.back) } }
         }
         @if !s.top_errors.is_empty() {
             h2 { (t.top_errors) }

@@ -76,3 +76,29 @@ pub fn number(n: i64) -> String {
 pub fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
 }
+
+/// A value as one URL path segment: an address may hold `/`, `?`, `#`, `%` or `..`, and must
+/// never reach another path than its own.
+pub fn segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_~@+".contains(&byte) || (byte == b'.' && value != "." && value != "..") {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment;
+
+    #[test]
+    fn an_address_stays_one_path_segment() {
+        assert_eq!(segment("li.wei@example.cn"), "li.wei@example.cn");
+        assert_eq!(segment("\"x/../victim@real.org/unsubscribe#\"@evil.com"), "%22x%2F..%2Fvictim@real.org%2Funsubscribe%23%22@evil.com");
+        assert_eq!(segment("a?b%c d"), "a%3Fb%25c%20d");
+    }
+}

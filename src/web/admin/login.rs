@@ -33,7 +33,7 @@ impl Default for LoginLimits {
         let five = NonZeroU32::new(5).expect("non-zero");
         Self {
             per_ip: RateLimiter::keyed(Quota::per_minute(ten)),
-            // Five tries at once, then one every three minutes.
+            // Five tries at once, then one every three minutes, per account and client address.
             per_account: RateLimiter::keyed(Quota::with_period(Duration::from_secs(180)).expect("non-zero period").allow_burst(five)),
         }
     }
@@ -95,7 +95,8 @@ pub async fn submit(Extract(state): Extract<State>, ConnectInfo(peer): ConnectIn
     if !guard::csrf_ok(&state.app.keys, &headers, &login.csrf) {
         return again(StatusCode::FORBIDDEN, t.stale_form);
     }
-    let key = login.email.trim().to_lowercase();
+    // Per account and address: a stranger's guesses cannot lock the owner out elsewhere.
+    let key = format!("{} {}", login.email.trim().to_lowercase(), peer.ip());
     if !state.admin_limits.per_ip.check_key(&peer.ip()).is_ok() || !state.admin_limits.per_account.check_key(&key).is_ok() {
         return again(StatusCode::TOO_MANY_REQUESTS, t.throttled);
     }

@@ -32,8 +32,10 @@ pub const SESSION_COOKIE: &str = "tidings_admin";
 /// here only, and nothing else.
 const ADMIN_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'";
 
-/// An upload of a CSV may be large; every other form is small.
+/// An upload of a CSV may be large (it streams to disk); every other form is small, and the
+/// login form is read before anyone is known.
 pub const UPLOAD_LIMIT: usize = 1 << 30;
+const FORM_LIMIT: usize = 2 << 20;
 
 pub fn router() -> Router<State> {
     Router::new()
@@ -47,7 +49,7 @@ pub fn router() -> Router<State> {
         .route("/admin/subscribers/{email}", get(people::subscriber))
         .route("/admin/subscribers/{email}/unsubscribe", post(people::unsubscribe))
         .route("/admin/subscribers/{email}/erase", get(people::erase_form).post(people::erase))
-        .route("/admin/import", get(people::import_form).post(people::import))
+        .route("/admin/import", get(people::import_form).post(people::import).layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT)))
         .route("/admin/imports/{id}", get(people::import_job))
         .route("/admin/bounces", get(dashboard::bounces))
         .route("/admin/staff", get(people::staff))
@@ -64,8 +66,8 @@ pub fn router() -> Router<State> {
         .route("/admin/issues/{slug}/send", get(issues::send_confirm).post(issues::send))
         .route("/admin/issues/{slug}/control", post(issues::control))
         .route("/admin/issues/{slug}/progress", get(issues::progress))
-        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
-        .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(ADMIN_CSP)))
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(ADMIN_CSP)))
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN")))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
 use super::Staff;
-use super::layout::{csrf, message, number, page, when};
+use super::layout::{csrf, message, number, page, segment, when};
 use crate::domain::{EmailAddress, ListSlug, Permission, Role};
 use crate::operations::lists::{ListInput, create_list as create};
 use crate::staff::{Secret256, hash_password};
@@ -135,7 +135,7 @@ pub async fn search(staff: Staff, Extract(state): Extract<State>, Query(f): Quer
         div.scroll { table {
             thead { tr { th { (t.email) } th { (t.name) } th { (t.status) } th { (t.created) } } }
             tbody { @for r in &rows { tr {
-                td { a href={ "/admin/subscribers/" (r.email) } { (r.email) } } td { (r.name) } td { (r.status) } td { (when(Some(r.created_at))) }
+                td { a href={ "/admin/subscribers/" (segment(&r.email)) } { (r.email) } } td { (r.name) } td { (r.status) } td { (when(Some(r.created_at))) }
             } } }
         } }
         @if let Some(after) = next {
@@ -167,7 +167,7 @@ pub async fn subscriber(staff: Staff, Extract(state): Extract<State>, Path(email
             tbody { @for s in &d.subscriptions { tr {
                 td { (s.list) } td { (s.status) } td { (s.consent_source) } td { (s.consent_ip.clone().unwrap_or_default()) } td { (when(Some(s.consent_at))) }
                 td { @if edit && s.status != "unsubscribed" {
-                    form.inline method="post" action={ "/admin/subscribers/" (d.email) "/unsubscribe" } {
+                    form.inline method="post" action={ "/admin/subscribers/" (segment(&d.email)) "/unsubscribe" } {
                         (csrf(&staff)) input type="hidden" name="list" value=(s.list);
                         button.secondary type="submit" { (t.unsubscribe) }
                     }
@@ -189,7 +189,7 @@ pub async fn subscriber(staff: Staff, Extract(state): Extract<State>, Path(email
             thead { tr { th { (t.when) } th { (t.kind) } th { "actor" } th { (t.list) } } }
             tbody { @for e in &d.events { tr { td { (when(Some(e.at))) } td { (e.kind) } td { (e.actor) } td { (e.list.clone().unwrap_or_default()) } } } }
         } }
-        @if edit { p { a.button.secondary href={ "/admin/subscribers/" (d.email) "/erase" } { (t.erase) "…" } } }
+        @if edit { p { a.button.secondary href={ "/admin/subscribers/" (segment(&d.email)) "/erase" } { (t.erase) "…" } } }
     };
     page(&staff, "/admin/subscribers", &d.email, content).into_response()
 }
@@ -216,7 +216,7 @@ pub async fn unsubscribe(staff: Staff, Extract(state): Extract<State>, Path(emai
         Err(_) => None,
     };
     match store.unsubscribe(&address, list_id, staff.actor()).await {
-        Ok(_) => Redirect::to(&format!("/admin/subscribers/{}?notice=done", address.as_str())).into_response(),
+        Ok(_) => Redirect::to(&format!("/admin/subscribers/{}?notice=done", segment(address.as_str()))).into_response(),
         Err(e) => staff.failure(e),
     }
 }
@@ -230,8 +230,8 @@ pub async fn erase_form(staff: Staff, Path(email): Path<String>) -> Response {
         div.card {
             p { strong { (email) } } p { (t.erase_text) }
             div.actions {
-                form.inline method="post" action={ "/admin/subscribers/" (email) "/erase" } { (csrf(&staff)) button.danger type="submit" { (t.erase) } }
-                a.button.secondary href={ "/admin/subscribers/" (email) } { (t.back) }
+                form.inline method="post" action={ "/admin/subscribers/" (segment(&email)) "/erase" } { (csrf(&staff)) button.danger type="submit" { (t.erase) } }
+                a.button.secondary href={ "/admin/subscribers/" (segment(&email)) } { (t.back) }
             }
         }
     };

@@ -47,7 +47,8 @@ pub async fn create_issue(caller: Caller, Extract(state): Extract<State>, text: 
     // Images resolve against the content folder, as for files dropped there; the name stands
     // for the request in messages and is not a valid slug, so the front matter must give one.
     let path = state.app.config.content.issues_dir.join(format!("{REQUEST_STEM}.md"));
-    let added = publishing::add_issue_text(&state.app, &path, &text, caller.actor()).await.map_err(|e| publish_error(e, &path))?;
+    let may_send = caller.0.role.allows(Permission::Own);
+    let added = publishing::add_issue_as(&state.app, &path, &text, caller.actor(), may_send).await.map_err(|e| publish_error(e, &path))?;
     let status = if added.saved == IssueSaved::Created { StatusCode::CREATED } else { StatusCode::OK };
     let saved = serde_json::to_value(added.saved).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     Ok((status, Json(SavedIssue { slug: added.slug, list: added.list, saved, scheduled_for: added.scheduled_for })))
@@ -59,6 +60,7 @@ const REQUEST_STEM: &str = "(request body)";
 fn publish_error(e: PublishError, path: &std::path::Path) -> ApiError {
     match e {
         PublishError::Store { source, .. } => source.into(),
+        PublishError::NotAllowed { reason, .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("only an owner may schedule a send: {reason}")),
         e if e.is_bad_input() => {
             let message = e.to_string().replace(&format!("{}: ", path.display()), "");
             let no_slug = format!("{REQUEST_STEM:?} is not a valid slug");
@@ -92,6 +94,10 @@ pub async fn render_issue(caller: Caller, Extract(state): Extract<State>, Path(s
         "eml" => (Format::Eml, "message/rfc822"),
         other => return Err(ApiError::invalid("format", format!("{other:?} is not html, text or eml"))),
     };
+    // A subscriber's own copy carries their signed links: an editor's to see, not a viewer's.
+    if p.to.is_some() {
+        caller.may(Permission::Edit)?;
+    }
     let to = p.to.as_deref().map(|t| crate::domain::EmailAddress::parse(t).map_err(|e| ApiError::invalid("to", e))).transpose()?;
     let bytes = publishing::preview(&state.app, &slug, format, to.as_ref()).await.map_err(|e| match e {
         PreviewError::Store(s) => ApiError::from(s),

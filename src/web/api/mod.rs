@@ -118,7 +118,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let status = match &e {
             StoreError::UnknownList(_) | StoreError::UnknownIssue(_) | StoreError::UnknownSubscriber(_) | StoreError::UnknownImport(_) | StoreError::UnknownStaff(_) | StoreError::UnknownToken(_) => StatusCode::NOT_FOUND,
-            StoreError::ListExists(_) | StoreError::IssueLocked { .. } | StoreError::IssueState { .. } | StoreError::StaffExists(_) | StoreError::TokenExists(_) => StatusCode::CONFLICT,
+            StoreError::ListExists(_) | StoreError::LastOwner(_) | StoreError::IssueLocked { .. } | StoreError::IssueState { .. } | StoreError::StaffExists(_) | StoreError::TokenExists(_) => StatusCode::CONFLICT,
             StoreError::Suppressed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             _ => {
                 tracing::error!(error = %e, "API request failed");
@@ -176,6 +176,11 @@ impl FromRequestParts<State> for Caller {
             None => Err(ApiError::unauthorized()),
         }
     }
+}
+
+/// Any other path under `/api`: the API's own error shape, not the public 404 page.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; the routes are listed at /api/openapi.json")
 }
 
 /// A page of results and the cursor for the next one (absent on the last page).
