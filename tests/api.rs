@@ -203,6 +203,11 @@ fn each_role_may_do_its_own_operations_and_is_refused_the_others() {
     refused(api.get(&viewer, "/api/v1/issues/2026-12?format=eml&to=reader1@example.com").send().unwrap(), StatusCode::FORBIDDEN);
     assert_eq!(api.get(&viewer, "/api/v1/issues/2026-12?format=eml").send().unwrap().status(), StatusCode::OK);
     refused(api.get(&viewer, "/api/v1/no-such-thing").send().unwrap(), StatusCode::NOT_FOUND);
+    // Malformed requests answer in the same shape.
+    refused(api.get(&viewer, "/api/v1/subscribers?limit=many").send().unwrap(), StatusCode::BAD_REQUEST);
+    refused(api.get(&viewer, "/api/v1/imports/first").send().unwrap(), StatusCode::BAD_REQUEST);
+    refused(api.post(&editor, "/api/v1/lists").header("content-type", "application/json").body("{\"slug\": 3}").send().unwrap(), StatusCode::UNPROCESSABLE_ENTITY);
+    refused(api.post(&editor, "/api/v1/lists").body("slug=x").send().unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     // Revocation takes effect on the next request.
     api.t.ok(&["token", "revoke", "editor"]);

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +13,7 @@ use futures_util::Stream;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiErrorBody, Caller};
+use super::{ApiError, ApiErrorBody, ApiPath, ApiQuery, Caller};
 use crate::delivery::status::{SendStatus, send_status};
 use crate::domain::Permission;
 use crate::operations::sends::{self, Control};
@@ -86,7 +86,7 @@ pub struct RenderParams {
 
 #[utoipa::path(get, path = "/api/v1/issues/{slug}", tag = "issues", params(("slug" = String, Path), RenderParams),
     responses((status = 200, description = "The rendering", content_type = "text/html"), (status = 404, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
-pub async fn render_issue(caller: Caller, Extract(state): Extract<State>, Path(slug): Path<String>, Query(p): Query<RenderParams>) -> Result<Response, ApiError> {
+pub async fn render_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>, ApiQuery(p): ApiQuery<RenderParams>) -> Result<Response, ApiError> {
     caller.may(Permission::Read)?;
     let (format, content_type) = match p.format.as_deref().unwrap_or("html") {
         "html" => (Format::Html, "text/html; charset=utf-8"),
@@ -126,7 +126,7 @@ pub struct SendAccepted {
 
 #[utoipa::path(post, path = "/api/v1/issues/{slug}/send", tag = "issues", params(("slug" = String, Path)), request_body(content = SendBody, description = "optional"),
     responses((status = 202, body = SendAccepted), (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
-pub async fn send_issue(caller: Caller, Extract(state): Extract<State>, Path(slug): Path<String>, headers: HeaderMap, body: String) -> Result<(StatusCode, Json<SendAccepted>), ApiError> {
+pub async fn send_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>, headers: HeaderMap, body: String) -> Result<(StatusCode, Json<SendAccepted>), ApiError> {
     let body: SendBody = if body.trim().is_empty() { SendBody::default() } else { parse_json(&headers, &body)? };
     // A test copy is an editor's; sending to a list is the owner's.
     caller.may(if body.test.is_some() { Permission::Edit } else { Permission::Own })?;
@@ -175,25 +175,25 @@ async fn control(caller: Caller, state: State, slug: String, action: Control) ->
 
 #[utoipa::path(post, path = "/api/v1/issues/{slug}/pause", tag = "issues", params(("slug" = String, Path)),
     responses((status = 200, body = StatusChanged), (status = 403, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
-pub async fn pause_issue(caller: Caller, Extract(state): Extract<State>, Path(slug): Path<String>) -> Result<Json<StatusChanged>, ApiError> {
+pub async fn pause_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Json<StatusChanged>, ApiError> {
     control(caller, state, slug, Control::Pause).await
 }
 
 #[utoipa::path(post, path = "/api/v1/issues/{slug}/resume", tag = "issues", params(("slug" = String, Path)),
     responses((status = 200, body = StatusChanged), (status = 403, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
-pub async fn resume_issue(caller: Caller, Extract(state): Extract<State>, Path(slug): Path<String>) -> Result<Json<StatusChanged>, ApiError> {
+pub async fn resume_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Json<StatusChanged>, ApiError> {
     control(caller, state, slug, Control::Resume).await
 }
 
 #[utoipa::path(post, path = "/api/v1/issues/{slug}/cancel", tag = "issues", params(("slug" = String, Path)),
     responses((status = 200, body = StatusChanged), (status = 403, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
-pub async fn cancel_issue(caller: Caller, Extract(state): Extract<State>, Path(slug): Path<String>) -> Result<Json<StatusChanged>, ApiError> {
+pub async fn cancel_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Json<StatusChanged>, ApiError> {
     control(caller, state, slug, Control::Cancel).await
 }
 
 #[utoipa::path(get, path = "/api/v1/issues/{slug}/status", tag = "issues", params(("slug" = String, Path)),
     responses((status = 200, body = SendStatus), (status = 404, body = ApiErrorBody)))]
-pub async fn issue_status(caller: Caller, Extract(state): Extract<State>, Path(slug): Path<String>) -> Result<Json<SendStatus>, ApiError> {
+pub async fn issue_status(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Json<SendStatus>, ApiError> {
     caller.may(Permission::Read)?;
     Ok(Json(send_status(&state.app, &slug).await?))
 }
@@ -205,7 +205,7 @@ fn in_progress(status: &str) -> bool {
 
 #[utoipa::path(get, path = "/api/v1/issues/{slug}/events", tag = "issues", params(("slug" = String, Path)),
     responses((status = 200, description = "`progress` events, each an issue status as JSON, one a second until the send ends", content_type = "text/event-stream"), (status = 404, body = ApiErrorBody)))]
-pub async fn issue_events(caller: Caller, Extract(state): Extract<State>, Path(slug): Path<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+pub async fn issue_events(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.may(Permission::Read)?;
     send_status(&state.app, &slug).await?;
     let stream = futures_util::stream::unfold(Some((state, slug, true)), |step| async move {

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiErrorBody, Caller};
+use super::{ApiError, ApiErrorBody, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::domain::{ListSlug, Permission};
 use crate::operations::lists::{ListInput, create_list as create};
 use crate::store::{ImportJob, List, ListCounts};
@@ -43,7 +43,7 @@ pub struct NewListBody {
 
 #[utoipa::path(post, path = "/api/v1/lists", tag = "lists", request_body = NewListBody,
     responses((status = 201, body = List), (status = 409, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
-pub async fn create_list(caller: Caller, Extract(state): Extract<State>, Json(body): Json<NewListBody>) -> Result<(StatusCode, Json<List>), ApiError> {
+pub async fn create_list(caller: Caller, Extract(state): Extract<State>, ApiJson(body): ApiJson<NewListBody>) -> Result<(StatusCode, Json<List>), ApiError> {
     caller.may(Permission::Edit)?;
     let input = ListInput { slug: &body.slug, name: &body.name, language: body.language.as_deref(), description: &body.description };
     let list = create(&state.app.store, input, &state.app.config.site.default_language, caller.actor()).await?;
@@ -66,7 +66,7 @@ pub struct JobRef {
 #[utoipa::path(post, path = "/api/v1/lists/{slug}/import", tag = "lists", params(("slug" = String, Path), ImportParams),
     request_body(content = String, content_type = "text/csv", description = "A CSV with an `email` column; `name`, `status` and any other columns are optional"),
     responses((status = 202, body = JobRef), (status = 404, body = ApiErrorBody), (status = 413, body = ApiErrorBody), (status = 415, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
-pub async fn start_import(caller: Caller, Extract(state): Extract<State>, Path(slug): Path<String>, Query(params): Query<ImportParams>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<JobRef>), ApiError> {
+pub async fn start_import(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>, ApiQuery(params): ApiQuery<ImportParams>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<JobRef>), ApiError> {
     caller.may(Permission::Edit)?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain")) {
@@ -103,7 +103,7 @@ async fn save_upload(body: Body) -> Result<tempfile::TempPath, ApiError> {
 
 #[utoipa::path(get, path = "/api/v1/imports/{id}", tag = "lists", params(("id" = i64, Path)),
     responses((status = 200, body = ImportJob), (status = 404, body = ApiErrorBody)))]
-pub async fn import_status(caller: Caller, Extract(state): Extract<State>, Path(id): Path<i64>) -> Result<Json<ImportJob>, ApiError> {
+pub async fn import_status(caller: Caller, Extract(state): Extract<State>, ApiPath(id): ApiPath<i64>) -> Result<Json<ImportJob>, ApiError> {
     caller.may(Permission::Read)?;
     Ok(Json(state.app.store.import_job(id).await?))
 }

@@ -1,11 +1,11 @@
 //! The bounce log and the event log, newest first, paged by id.
 
 use axum::Json;
-use axum::extract::{Query, State as Extract};
+use axum::extract::State as Extract;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{ApiError, Caller, MAX_PAGE_SIZE, PAGE_SIZE, Page};
+use super::{ApiError, ApiQuery, Caller, MAX_PAGE_SIZE, PAGE_SIZE, Page};
 use crate::domain::Permission;
 use crate::operations::sends::parse_time;
 use crate::store::{BounceLogEntry, EventRecord};
@@ -41,7 +41,7 @@ fn page<T: utoipa::ToSchema>(mut items: Vec<T>, limit: i64, id: impl Fn(&T) -> i
 }
 
 #[utoipa::path(get, path = "/api/v1/bounces", tag = "logs", params(LogParams), responses((status = 200, body = Page<BounceLogEntry>)))]
-pub async fn bounces(caller: Caller, Extract(state): Extract<State>, Query(p): Query<LogParams>) -> Result<Json<Page<BounceLogEntry>>, ApiError> {
+pub async fn bounces(caller: Caller, Extract(state): Extract<State>, ApiQuery(p): ApiQuery<LogParams>) -> Result<Json<Page<BounceLogEntry>>, ApiError> {
     caller.may(Permission::Read)?;
     let (since, before, limit) = p.read()?;
     let items = state.app.store.bounce_log(since, before, limit + 1).await?;
@@ -49,7 +49,7 @@ pub async fn bounces(caller: Caller, Extract(state): Extract<State>, Query(p): Q
 }
 
 #[utoipa::path(get, path = "/api/v1/events", tag = "logs", params(LogParams), responses((status = 200, body = Page<EventRecord>)))]
-pub async fn events(caller: Caller, Extract(state): Extract<State>, Query(p): Query<LogParams>) -> Result<Json<Page<EventRecord>>, ApiError> {
+pub async fn events(caller: Caller, Extract(state): Extract<State>, ApiQuery(p): ApiQuery<LogParams>) -> Result<Json<Page<EventRecord>>, ApiError> {
     caller.may(Permission::Read)?;
     let (since, before, limit) = p.read()?;
     let items = state.app.store.event_log(since, p.kind.as_deref().filter(|k| !k.is_empty()), before, limit + 1).await?;

@@ -144,6 +144,54 @@ impl From<OpError> for ApiError {
     }
 }
 
+/// `axum`'s extractors, with their refusals in the API's error shape.
+pub struct ApiJson<T>(pub T);
+pub struct ApiQuery<T>(pub T);
+pub struct ApiPath<T>(pub T);
+
+fn refusal(status: StatusCode, text: String) -> ApiError {
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        _ => "bad_request",
+    };
+    ApiError::new(status, code, text)
+}
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(r) => Err(refusal(r.status(), r.body_text())),
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(r) => Err(refusal(r.status(), r.body_text())),
+        }
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(r) => Err(refusal(r.status(), r.body_text())),
+        }
+    }
+}
+
 /// Who is calling, from the bearer token. Checked before any handler runs.
 pub struct Caller(pub StaffIdentity);
 

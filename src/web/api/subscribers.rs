@@ -1,14 +1,14 @@
 //! Subscribers: search with a cursor, add one, everything held about one, erase.
 
 use axum::Json;
-use axum::extract::{Path, Query, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiErrorBody, Caller, MAX_PAGE_SIZE, PAGE_SIZE, Page};
+use super::{ApiError, ApiErrorBody, ApiJson, ApiPath, ApiQuery, Caller, MAX_PAGE_SIZE, PAGE_SIZE, Page};
 use crate::domain::{ConsentSource, EmailAddress, ListSlug, Permission, SubscriberName};
 use crate::store::{AddOutcome, NewSubscription, SubscriberDetail, SubscriberQuery, SubscriberRow};
 use crate::web::State;
@@ -31,7 +31,7 @@ const STATUSES: [&str; 6] = ["pending", "confirmed", "unsubscribed", "active", "
 
 #[utoipa::path(get, path = "/api/v1/subscribers", tag = "subscribers", params(SearchParams),
     responses((status = 200, body = Page<SubscriberRow>), (status = 404, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
-pub async fn search(caller: Caller, Extract(state): Extract<State>, Query(p): Query<SearchParams>) -> Result<Json<Page<SubscriberRow>>, ApiError> {
+pub async fn search(caller: Caller, Extract(state): Extract<State>, ApiQuery(p): ApiQuery<SearchParams>) -> Result<Json<Page<SubscriberRow>>, ApiError> {
     caller.may(Permission::Read)?;
     let list_id = match p.list.as_deref().filter(|s| !s.is_empty()) {
         Some(slug) => Some(state.app.store.list_by_slug(&ListSlug::parse(slug).map_err(|e| ApiError::invalid("list", e))?).await?.id),
@@ -79,7 +79,7 @@ pub struct Added {
 
 #[utoipa::path(post, path = "/api/v1/subscribers", tag = "subscribers", request_body = NewSubscriberBody,
     responses((status = 201, body = Added), (status = 404, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
-pub async fn add(caller: Caller, Extract(state): Extract<State>, Json(body): Json<NewSubscriberBody>) -> Result<(StatusCode, Json<Added>), ApiError> {
+pub async fn add(caller: Caller, Extract(state): Extract<State>, ApiJson(body): ApiJson<NewSubscriberBody>) -> Result<(StatusCode, Json<Added>), ApiError> {
     caller.may(Permission::Edit)?;
     let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::invalid("email", format!("{:?}: {e}", body.email)))?;
     let name = SubscriberName::parse(&body.name).map_err(|e| ApiError::invalid("name", e))?;
@@ -91,7 +91,7 @@ pub async fn add(caller: Caller, Extract(state): Extract<State>, Json(body): Jso
 
 #[utoipa::path(get, path = "/api/v1/subscribers/{email}", tag = "subscribers", params(("email" = String, Path)),
     responses((status = 200, body = SubscriberDetail), (status = 404, body = ApiErrorBody)))]
-pub async fn show(caller: Caller, Extract(state): Extract<State>, Path(email): Path<String>) -> Result<Json<SubscriberDetail>, ApiError> {
+pub async fn show(caller: Caller, Extract(state): Extract<State>, ApiPath(email): ApiPath<String>) -> Result<Json<SubscriberDetail>, ApiError> {
     caller.may(Permission::Read)?;
     let email = EmailAddress::parse(&email).map_err(|e| ApiError::invalid("email", e))?;
     Ok(Json(state.app.store.subscriber_detail(&email).await?))
@@ -99,7 +99,7 @@ pub async fn show(caller: Caller, Extract(state): Extract<State>, Path(email): P
 
 #[utoipa::path(delete, path = "/api/v1/subscribers/{email}", tag = "subscribers", params(("email" = String, Path)),
     responses((status = 204), (status = 404, body = ApiErrorBody)))]
-pub async fn erase(caller: Caller, Extract(state): Extract<State>, Path(email): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn erase(caller: Caller, Extract(state): Extract<State>, ApiPath(email): ApiPath<String>) -> Result<StatusCode, ApiError> {
     caller.may(Permission::Edit)?;
     let email = EmailAddress::parse(&email).map_err(|e| ApiError::invalid("email", e))?;
     state.app.store.erase_subscriber(&email, caller.actor()).await?;
