@@ -165,12 +165,9 @@ pub struct Notice {
     error: Option<String>,
 }
 
-pub async fn show(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Query(n): Query<Notice>) -> Response {
+pub async fn show(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Query(n): Query<Notice>) -> Result<Response, Response> {
     let t = staff.t;
-    let issue = match state.app.store.issue_by_slug(&slug).await {
-        Ok(i) => i,
-        Err(e) => return staff.failure(e),
-    };
+    let issue = stored(&staff, &state, &slug).await?;
     let text = publishing::preview(&state.app, &slug, Format::Text, None).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let role = staff.session.identity.role;
     let notice = match n.notice.as_deref() {
@@ -198,7 +195,7 @@ pub async fn show(staff: Staff, Extract(state): Extract<State>, Path(slug): Path
         }
         (previews(t, None, Some(&format!("/admin/issues/{}/email.html", issue.slug)), &text))
     };
-    page(&staff, "/admin/issues", &issue.title, content).into_response()
+    Ok(page(&staff, "/admin/issues", &issue.title, content).into_response())
 }
 
 fn control_buttons(staff: &Staff, issue: &Issue) -> Markup {
@@ -219,6 +216,11 @@ fn control_buttons(staff: &Staff, issue: &Issue) -> Markup {
     }
 }
 
+/// The issue named in the path, or the page that says why not.
+async fn stored(staff: &Staff, state: &State, slug: &str) -> Result<Issue, Response> {
+    state.app.store.issue_by_slug(slug).await.map_err(|e| staff.failure(e))
+}
+
 /// The email's HTML as the sample subscriber gets it, for the preview frames.
 pub async fn email_html(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Response {
     match publishing::preview(&state.app, &slug, Format::Html, None).await {
@@ -237,34 +239,22 @@ pub struct TestForm {
     test: String,
 }
 
-pub async fn test_send(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<TestForm>) -> Response {
-    if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Edit)) {
-        return r;
-    }
-    let issue = match state.app.store.issue_by_slug(&slug).await {
-        Ok(i) => i,
-        Err(e) => return staff.failure(e),
-    };
-    match sends::send_test(&state.app, &issue, &f.test, staff.actor()).await {
+pub async fn test_send(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<TestForm>) -> Result<Response, Response> {
+    staff.check(&f.csrf)?;
+    staff.may(Permission::Edit)?;
+    let issue = stored(&staff, &state, &slug).await?;
+    Ok(match sends::send_test(&state.app, &issue, &f.test, staff.actor()).await {
         Ok(_) => Redirect::to(&format!("/admin/issues/{slug}?notice=test_sent")).into_response(),
         Err(e) => Redirect::to(&format!("/admin/issues/{slug}?error={}", form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect::<String>())).into_response(),
-    }
+    })
 }
 
 /// The confirmation step: names the list and how many people get the issue.
-pub async fn send_confirm(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Response {
+pub async fn send_confirm(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Result<Response, Response> {
     let t = staff.t;
-    if let Err(r) = staff.may(Permission::Own) {
-        return r;
-    }
-    let issue = match state.app.store.issue_by_slug(&slug).await {
-        Ok(i) => i,
-        Err(e) => return staff.failure(e),
-    };
-    let recipients = match state.app.store.mailable_count(issue.list_id).await {
-        Ok(n) => n,
-        Err(e) => return staff.failure(e),
-    };
+    staff.may(Permission::Own)?;
+    let issue = stored(&staff, &state, &slug).await?;
+    let recipients = state.app.store.mailable_count(issue.list_id).await.map_err(|e| staff.failure(e))?;
     let content = html! {
         form.card method="post" action={ "/admin/issues/" (issue.slug) "/send" } {
             (csrf(&staff))
@@ -277,7 +267,7 @@ pub async fn send_confirm(staff: Staff, Extract(state): Extract<State>, Path(slu
             }
         }
     };
-    page(&staff, "/admin/issues", t.send_confirm_title, content).into_response()
+    Ok(page(&staff, "/admin/issues", t.send_confirm_title, content).into_response())
 }
 
 #[derive(Deserialize)]
@@ -288,14 +278,10 @@ pub struct SendForm {
     at: String,
 }
 
-pub async fn send(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<SendForm>) -> Response {
-    if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Own)) {
-        return r;
-    }
-    let issue = match state.app.store.issue_by_slug(&slug).await {
-        Ok(i) => i,
-        Err(e) => return staff.failure(e),
-    };
+pub async fn send(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<SendForm>) -> Result<Response, Response> {
+    staff.check(&f.csrf)?;
+    staff.may(Permission::Own)?;
+    let issue = stored(&staff, &state, &slug).await?;
     let done = if f.at.trim().is_empty() {
         sends::send_now(&state.app, &issue, staff.actor()).await.map(|_| ())
     } else {
@@ -308,10 +294,8 @@ pub async fn send(staff: Staff, Extract(state): Extract<State>, Path(slug): Path
         }
     };
     // A second click finds the issue sending already: the store refuses a second send.
-    match done {
-        Ok(()) => Redirect::to(&format!("/admin/issues/{slug}/progress")).into_response(),
-        Err(e) => staff.failure(e),
-    }
+    done.map_err(|e| staff.failure(e))?;
+    Ok(Redirect::to(&format!("/admin/issues/{slug}/progress")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -322,31 +306,19 @@ pub struct ControlForm {
     action: String,
 }
 
-pub async fn control(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<ControlForm>) -> Response {
-    if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Own)) {
-        return r;
-    }
-    let Some(action) = Control::parse(&f.action) else { return staff.refusal(StatusCode::UNPROCESSABLE_ENTITY, &f.action) };
-    let issue = match state.app.store.issue_by_slug(&slug).await {
-        Ok(i) => i,
-        Err(e) => return staff.failure(e),
-    };
-    match sends::control(&state.app, &issue, action, staff.actor()).await {
-        Ok(_) => Redirect::to(&format!("/admin/issues/{slug}?notice=done")).into_response(),
-        Err(e) => staff.failure(e),
-    }
+pub async fn control(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Form(f): Form<ControlForm>) -> Result<Response, Response> {
+    staff.check(&f.csrf)?;
+    staff.may(Permission::Own)?;
+    let action = Control::parse(&f.action).ok_or_else(|| staff.refusal(StatusCode::UNPROCESSABLE_ENTITY, &f.action))?;
+    let issue = stored(&staff, &state, &slug).await?;
+    sends::control(&state.app, &issue, action, staff.actor()).await.map_err(|e| staff.failure(e))?;
+    Ok(Redirect::to(&format!("/admin/issues/{slug}?notice=done")).into_response())
 }
 
-pub async fn progress(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Response {
+pub async fn progress(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>) -> Result<Response, Response> {
     let t = staff.t;
-    let s = match send_status(&state.app, &slug).await {
-        Ok(s) => s,
-        Err(e) => return staff.failure(e),
-    };
-    let issue = match state.app.store.issue_by_slug(&slug).await {
-        Ok(i) => i,
-        Err(e) => return staff.failure(e),
-    };
+    let s = send_status(&state.app, &slug).await.map_err(|e| staff.failure(e))?;
+    let issue = stored(&staff, &state, &slug).await?;
     let d = &s.deliveries;
     let done = s.total - d.remaining();
     let percent = if s.total > 0 { done * 100 / s.total } else { 0 };
@@ -373,5 +345,5 @@ pub async fn progress(staff: Staff, Extract(state): Extract<State>, Path(slug): 
         (curve)
         p.muted { (when(Some(chrono::Utc::now()))) " UTC" }
     };
-    page(&staff, "/admin/issues", &format!("{} · {}", t.progress, issue.title), content).into_response()
+    Ok(page(&staff, "/admin/issues", &format!("{} · {}", t.progress, issue.title), content).into_response())
 }
