@@ -253,3 +253,29 @@ fn a_fifty_megabyte_bounce_is_read_whole_without_trouble() {
     let v = t.json(&["bounce", "ingest", &file]);
     assert_eq!((v["kind"].as_str(), v["recipients"][0]["reason"].as_str()), (Some("soft"), Some("mailbox_full")), "{v}");
 }
+
+#[test]
+fn a_forged_report_naming_subscribers_without_our_signed_tags_is_evidence_only() {
+    let mut t = Tidings::new();
+    let (_sink, _verp) = sent(&mut t);
+    // Anyone can mail the bounce address a DSN naming three readers…
+    let report = dsn("bounces@news.example.org", "reader1@example.com", "failed", "5.1.1", "550 5.1.1 User unknown").replace(
+        "Final-Recipient: rfc822; reader1@example.com",
+        "Final-Recipient: rfc822; reader1@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\nFinal-Recipient: rfc822; reader2@example.com",
+    );
+    let v = t.json(&["bounce", "ingest", &t.write("forged.eml", report)]);
+    assert_eq!(v["kind"], "hard", "{v}");
+    assert!(v["decisions"].as_array().unwrap().iter().all(|d| d == "unverified"), "{v}");
+    // …or an abuse report naming a fourth, without our VERP sender.
+    let arf = "From: feedback@fbl.example.net\r\nTo: fbl@news.example.org\r\nSubject: abuse report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nabuse\r\n\r\n--F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: FBL/1.0\r\nVersion: 1\r\nOriginal-Rcpt-To: <reader3@example.com>\r\n\r\n--F--\r\n";
+    let v = t.json(&["bounce", "ingest", &t.write("arf.eml", arf)]);
+    assert_eq!((v["kind"].as_str(), v["decisions"][0].as_str()), (Some("complaint"), Some("unverified")), "{v}");
+    for r in ["reader1@example.com", "reader2@example.com", "reader3@example.com"] {
+        let shown = t.json(&["subscriber", "show", r]);
+        assert_eq!(shown["status"], "active", "{r}: {shown}");
+        assert!(shown["subscriptions"].as_array().unwrap().iter().all(|s| s["status"] == "confirmed"), "{shown}");
+        assert_eq!(shown["bounces"][0]["verified"], false, "kept for staff as unverified evidence: {shown}");
+    }
+    let csv = t.write("again.csv", "email\nreader1@example.com\n");
+    assert_eq!(t.json(&["subscriber", "import", &csv, "--list", "digest", "--confirmed"])["report"]["skipped"], 0, "not suppressed");
+}

@@ -3,6 +3,9 @@
 //! Whom: first the signed VERP token of our envelope sender (the bounce's recipient headers, a
 //! report's Original-Mail-From); then the report's recipients matched against subscribers; then
 //! the returned original's Message-ID, which names issue and subscriber.
+//!
+//! Anyone can mail a report naming any address, so only the signed tags (VERP, Message-ID)
+//! prove whom a bounce is about; a subscriber found by address alone gets an unverified record.
 
 use serde::Serialize;
 
@@ -56,6 +59,8 @@ pub async fn ingest(app: &App, raw: &[u8], event_id: Option<&str>) -> Result<Ing
     let policy = app.bounce_policy();
     let mut decisions = Vec::new();
     let mut subscriber_id = by_verp;
+    // Whom our own signed tags name: only they may change a subscriber's state.
+    let proven = |who: i64| Some(who) == by_verp || Some(who) == fallback;
     let records: Vec<(Option<i64>, Option<&RecipientVerdict>)> = if verdict.recipients.is_empty() {
         subscriber_id = by_verp.or(fallback);
         vec![(subscriber_id, None)]
@@ -93,7 +98,7 @@ pub async fn ingest(app: &App, raw: &[u8], event_id: Option<&str>) -> Result<Ing
             (Kind::Hard | Kind::Soft, None) => NewBounce { subscriber_id: who, issue_id, kind: if verdict.kind == Kind::Hard { "hard" } else { "soft" }, reason: "other", source: source_name(source), ..Default::default() },
             _ => continue,
         };
-        let bounce = NewBounce { provider_event_id: provider_event_id.as_deref(), ..bounce };
+        let bounce = NewBounce { provider_event_id: provider_event_id.as_deref(), unverified: !proven(who), ..bounce };
         decisions.push(store.record_bounce(&bounce, policy).await?);
     }
     let subscriber = match subscriber_id {

@@ -32,6 +32,10 @@ pub struct NewBounce<'a> {
     pub remote_mta: Option<&'a str>,
     pub receiving_domain: Option<&'a str>,
     pub provider_event_id: Option<&'a str>,
+    /// Only a signed VERP tag, our signed Message-ID or an authenticated webhook proves whom a
+    /// bounce is about; an address named in a report may be forged. Unverified bounces are
+    /// evidence for staff and feed the soft counter, never suppression or unsubscription.
+    pub unverified: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -47,6 +51,8 @@ pub enum Decision {
     Duplicate,
     /// The subscriber is gone (erased).
     UnknownSubscriber,
+    /// Matched by the address alone: kept as evidence, nothing changed.
+    Unverified,
 }
 
 impl Store {
@@ -73,8 +79,8 @@ pub(super) async fn apply_bounce(conn: &mut SqliteConnection, b: &NewBounce<'_>,
     let person: Option<(String, String)> = sqlx::query_as("SELECT email_key, status FROM subscribers WHERE id = $1").bind(b.subscriber_id).fetch_optional(&mut *conn).await?;
     let Some((email_key, status)) = person else { return Ok(Decision::UnknownSubscriber) };
     let inserted = sqlx::query(
-        "INSERT INTO bounces (subscriber_id, issue_id, kind, reason, source, status_code, action, diagnostic, remote_mta, receiving_domain, provider_event_id, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (provider_event_id) DO NOTHING",
+        "INSERT INTO bounces (subscriber_id, issue_id, kind, reason, source, status_code, action, diagnostic, remote_mta, receiving_domain, provider_event_id, received_at, verified)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (provider_event_id) DO NOTHING",
     )
     .bind(b.subscriber_id)
     .bind(b.issue_id)
@@ -88,11 +94,15 @@ pub(super) async fn apply_bounce(conn: &mut SqliteConnection, b: &NewBounce<'_>,
     .bind(b.receiving_domain.map(str::to_string).or_else(|| email_key.rsplit_once('@').map(|(_, d)| d.to_string())))
     .bind(b.provider_event_id)
     .bind(now)
+    .bind(!b.unverified)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if inserted == 0 {
         return Ok(Decision::Duplicate);
+    }
+    if b.unverified {
+        return record_unverified(conn, b, &status, policy, now).await;
     }
     if let Some(issue) = b.issue_id.filter(|_| b.action != Some("delayed") && b.kind != "complaint") {
         // The message did not arrive after all: the send's counts say so.
@@ -114,16 +124,7 @@ pub(super) async fn apply_bounce(conn: &mut SqliteConnection, b: &NewBounce<'_>,
             Decision::MarkedBounced
         }
         "soft" if status == "active" && counts_against_address(b) => {
-            let since = now - Duration::days(i64::from(policy.window_days));
-            let recent: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM bounces WHERE subscriber_id = $1 AND kind = 'soft' AND reason NOT IN ('blocked', 'rate_limited')
-                   AND (action IS NULL OR action <> 'delayed') AND received_at >= $2",
-            )
-            .bind(b.subscriber_id)
-            .bind(since)
-            .fetch_one(&mut *conn)
-            .await?;
-            sqlx::query("UPDATE subscribers SET soft_bounces = $2 WHERE id = $1").bind(b.subscriber_id).bind(recent).execute(&mut *conn).await?;
+            let recent = recount_soft(conn, b.subscriber_id, policy, now).await?;
             if recent >= i64::from(policy.soft_threshold) {
                 mark_bounced(conn, b.subscriber_id, None, now).await?;
                 Decision::MarkedBounced
@@ -137,6 +138,34 @@ pub(super) async fn apply_bounce(conn: &mut SqliteConnection, b: &NewBounce<'_>,
     let event = NewEvent { kind: "bounce.recorded", actor: &Actor("bounces".into()), subscriber_id: Some(b.subscriber_id), list_id: None, issue_id: b.issue_id, detail };
     append(conn, event, now).await?;
     Ok(decision)
+}
+
+/// An address-only match: the soft counter moves (a verified soft bounce may then reach the
+/// threshold), nothing else does.
+async fn record_unverified(conn: &mut SqliteConnection, b: &NewBounce<'_>, status: &str, policy: BouncePolicy, now: DateTime<Utc>) -> Result<Decision> {
+    if b.kind != "complaint" && status == "active" && counts_against_address(b) {
+        recount_soft(conn, b.subscriber_id, policy, now).await?;
+    }
+    let detail = json!({"kind": b.kind, "reason": b.reason, "source": b.source, "status": b.status_code, "diagnostic": b.diagnostic, "decision": Decision::Unverified});
+    let event = NewEvent { kind: "bounce.unverified", actor: &Actor("bounces".into()), subscriber_id: Some(b.subscriber_id), list_id: None, issue_id: b.issue_id, detail };
+    append(conn, event, now).await?;
+    Ok(Decision::Unverified)
+}
+
+/// Counts the address's recent soft bounces (verified or not: hard ones named by address alone
+/// count as soft) into `subscribers.soft_bounces`.
+async fn recount_soft(conn: &mut SqliteConnection, subscriber_id: i64, policy: BouncePolicy, now: DateTime<Utc>) -> Result<i64> {
+    let since = now - Duration::days(i64::from(policy.window_days));
+    let recent: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM bounces WHERE subscriber_id = $1 AND (kind = 'soft' OR (kind = 'hard' AND verified = 0)) AND reason NOT IN ('blocked', 'rate_limited')
+           AND (action IS NULL OR action <> 'delayed') AND received_at >= $2",
+    )
+    .bind(subscriber_id)
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE subscribers SET soft_bounces = $2 WHERE id = $1").bind(subscriber_id).bind(recent).execute(&mut *conn).await?;
+    Ok(recent)
 }
 
 /// Soft bounces that say something about the address count; blocks, rate limits and delay

@@ -43,6 +43,8 @@ pub struct BounceLogEntry {
     pub receiving_domain: Option<String>,
     pub issue: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// False when only the address a report named ties it to the subscriber (evidence only).
+    pub verified: bool,
 }
 
 const SUBSCRIPTION_STATUSES: [&str; 3] = ["pending", "confirmed", "unsubscribed"];
@@ -93,7 +95,7 @@ impl Store {
     /// Newest first; `before` is the last id of the previous page. With `since`, the rows are
     /// found by time on its index first (a script polling for what is new reads only that).
     pub async fn bounce_log(&self, since: Option<DateTime<Utc>>, before: Option<i64>, limit: i64) -> Result<Vec<BounceLogEntry>> {
-        const COLUMNS: &str = "SELECT b.id, s.email, b.kind, b.reason, b.source, b.status_code, b.diagnostic, b.receiving_domain, i.slug AS issue, b.received_at
+        const COLUMNS: &str = "SELECT b.id, s.email, b.kind, b.reason, b.source, b.status_code, b.diagnostic, b.receiving_domain, i.slug AS issue, b.received_at, b.verified
              FROM bounces b LEFT JOIN subscribers s ON s.id = b.subscriber_id LEFT JOIN issues i ON i.id = b.issue_id";
         let sql = match since {
             Some(_) => format!("{COLUMNS} WHERE b.received_at >= $2 AND ($1 IS NULL OR b.id < $1) ORDER BY b.id DESC LIMIT $3"),

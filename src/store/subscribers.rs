@@ -89,6 +89,8 @@ pub struct BounceRecord {
     pub diagnostic: Option<String>,
     pub issue: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// False when only the address a report named ties it to the subscriber (evidence only).
+    pub verified: bool,
 }
 
 const RECENT: i64 = 50;
@@ -309,7 +311,7 @@ impl Store {
 
     async fn bounces_of(&self, subscriber_id: i64) -> Result<Vec<BounceRecord>> {
         Ok(sqlx::query_as(
-            "SELECT b.kind, b.reason, b.source, b.status_code, b.diagnostic, i.slug AS issue, b.received_at
+            "SELECT b.kind, b.reason, b.source, b.status_code, b.diagnostic, i.slug AS issue, b.received_at, b.verified
              FROM bounces b LEFT JOIN issues i ON i.id = b.issue_id WHERE b.subscriber_id = $1 ORDER BY b.id DESC LIMIT $2",
         )
         .bind(subscriber_id)

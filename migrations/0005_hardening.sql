@@ -1,0 +1,4 @@
+-- Security review (issue 14).
+-- A bounce matched to a subscriber only by the address a report names (no signed VERP tag or
+-- Message-ID of ours) is evidence for staff, never a reason to change anyone's state.
+ALTER TABLE bounces ADD COLUMN verified INTEGER NOT NULL DEFAULT 1;
