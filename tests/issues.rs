@@ -161,6 +161,10 @@ fn bad_issue_files_are_refused_with_file_line_and_field_and_nothing_is_stored() 
         ("date.md", good.replace("2021-01-31", "2021-13-01"), "date.md: line 4"),
         ("empty.md", good.replace("\nBody.\n", "\n\n"), "empty.md: line 6: the issue has no body"),
         ("image.md", good.replace("Body.", "Text\n\n![fig](images/missing.png)"), "image.md: line 9: image \"images/missing.png\" does not exist"),
+        // Nesting that used to overflow the stack and abort the process.
+        ("quotes.md", good.replace("Body.", &format!("Text\n\n{}x", "> ".repeat(5000))), "quotes.md: line 9: quotes and lists nested 5000 deep"),
+        ("divs.md", good.replace("Body.", &"<div>".repeat(5000)), "divs.md: line 7: HTML elements nested 5000 deep"),
+        ("huge.md", good.replace("Body.", &"word ".repeat(300_000)), "huge.md: the body is 1465 KiB"),
     ];
     for (name, text, expected) in cases {
         let file = t.write(name, text);

@@ -5,7 +5,7 @@ use std::path::{Component, Path};
 use crate::app::App;
 use crate::domain::{IssueParseError, IssueSource};
 use crate::render::issue::{self, IssueView, RenderError};
-use crate::render::markdown::relative_images;
+use crate::render::markdown::{ShapeError, check_shape, relative_images};
 use crate::store::{Actor, IssueSaved, NewIssue, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +20,8 @@ pub enum PublishError {
     Image { path: String, line: usize, image: String, problem: &'static str },
     #[error("{path}: {source}")]
     Render { path: String, source: RenderError },
+    #[error("{path}: {source}")]
+    Shape { path: String, source: ShapeError },
     #[error("{path}: {source}")]
     Store { path: String, source: StoreError },
     #[error("{path}: cannot build the message: {message}")]
@@ -81,11 +83,42 @@ pub async fn prepare_issue(app: &App, path: &Path, text: &str) -> Result<Prepare
         Err(StoreError::UnknownList(slug)) => return Err(PublishError::UnknownList { path: shown, line: field_line(text, "list"), slug }),
         Err(e) => return Err(PublishError::Store { path: shown, source: e }),
     };
+    check_shape(&source.body).map_err(|e| PublishError::Shape { path: shown.clone(), source: in_file(e, text, &source.body) })?;
     check_images(path, text, &source.body)?;
     let language = source.language.as_ref().map_or(list.language.clone(), |l| l.to_string());
-    let view = IssueView::of_source(&source, &language, &list.name);
-    let rendered = issue::render(&view, &source.body, &app.site).map_err(|e| PublishError::Render { path: shown.clone(), source: e })?;
+    let (source, list, language, rendered) = render_off_the_runtime(app, source, list, language).await;
+    let rendered = rendered.map_err(|e| PublishError::Render { path: shown.clone(), source: e })?;
     Ok(Prepared { source, list, language, rendered })
+}
+
+/// At most this many renders run at once, so a burst of large drafts cannot take every thread.
+static RENDERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Renders on the blocking pool: a long issue takes a while, and the async workers must keep
+/// answering requests meanwhile.
+async fn render_off_the_runtime(
+    app: &App,
+    source: IssueSource,
+    list: crate::store::List,
+    language: String,
+) -> (IssueSource, crate::store::List, String, Result<issue::RenderedIssue, RenderError>) {
+    let _permit = RENDERS.acquire().await.expect("the semaphore is never closed");
+    let site = app.site.clone();
+    tokio::task::spawn_blocking(move || {
+        let rendered = issue::render(&IssueView::of_source(&source, &language, &list.name), &source.body, &site);
+        (source, list, language, rendered)
+    })
+    .await
+    .expect("rendering does not panic")
+}
+
+/// A shape error's line, counted in the whole file rather than the body.
+fn in_file(error: ShapeError, text: &str, body: &str) -> ShapeError {
+    let before = text.lines().count().saturating_sub(body.lines().count());
+    match error {
+        ShapeError::TooDeep { line, what, depth } => ShapeError::TooDeep { line: line + before, what, depth },
+        other => other,
+    }
 }
 
 /// Adds an issue from the text of the file at `path`, with every right (the CLI, the content

@@ -25,6 +25,91 @@ pub fn options() -> Options<'static> {
     options
 }
 
+/// The largest issue body accepted (a long issue is well under 200 KiB of Markdown).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The deepest nesting of block containers (quotes, lists) or raw HTML elements accepted: real
+/// issues stay under ten, and the HTML tree builder and sanitiser recurse per level.
+pub const MAX_NESTING: usize = 32;
+
+/// Why a body is refused before rendering; `line` counts from the body's first line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("the body is {kib} KiB; at most {} KiB is accepted", MAX_BODY_BYTES / 1024)]
+    TooLarge { kib: usize },
+    #[error("line {line}: {what} nested {depth} deep; at most {MAX_NESTING} levels are accepted")]
+    TooDeep { line: usize, what: &'static str, depth: usize },
+}
+
+/// Refuses a body whose size or nesting would make rendering slow or exhaust the stack, so that
+/// only reasonable input reaches comrak and ammonia.
+pub fn check_shape(markdown: &str) -> Result<(), ShapeError> {
+    if markdown.len() > MAX_BODY_BYTES {
+        return Err(ShapeError::TooLarge { kib: markdown.len().div_ceil(1024) });
+    }
+    let mut html_depth = 0usize;
+    for (n, line) in markdown.lines().enumerate() {
+        let depth = block_depth(line);
+        if depth > MAX_NESTING {
+            return Err(ShapeError::TooDeep { line: n + 1, what: "quotes and lists", depth });
+        }
+        html_depth = html_depth_after(line, html_depth);
+        if html_depth > MAX_NESTING {
+            return Err(ShapeError::TooDeep { line: n + 1, what: "HTML elements", depth: html_depth });
+        }
+    }
+    Ok(())
+}
+
+/// How many block containers a line opens or continues: `>` markers, list markers, and
+/// indentation (each two columns may continue a list item).
+fn block_depth(line: &str) -> usize {
+    let indent: usize = line.chars().take_while(|c| c.is_whitespace()).map(|c| if c == '\t' { 4 } else { 1 }).sum();
+    let mut rest = line.trim_start();
+    let mut markers = 0;
+    loop {
+        let next = if let Some(r) = rest.strip_prefix('>') {
+            r
+        } else if let Some(r) = rest.strip_prefix(['-', '*', '+']).filter(|r| r.starts_with([' ', '\t'])) {
+            r
+        } else {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            match rest[digits..].strip_prefix(['.', ')']).filter(|r| digits > 0 && digits < 10 && r.starts_with([' ', '\t'])) {
+                Some(r) => r,
+                None => break,
+            }
+        };
+        markers += 1;
+        rest = next.trim_start();
+    }
+    markers + indent / 2
+}
+
+/// HTML elements whose end tag is optional or absent: they do not deepen the tree reliably.
+const UNNESTED: [&str; 26] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "thead", "tbody",
+    "tfoot", "rt", "rp",
+];
+
+/// The depth of open raw HTML elements after `line`, given the depth before it.
+fn html_depth_after(line: &str, mut depth: usize) -> usize {
+    let mut rest = line;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let closing = rest.starts_with('/');
+        let name: String = rest.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        if name.is_empty() || UNNESTED.contains(&name.as_str()) {
+            continue;
+        }
+        let self_closing = rest.find('>').is_some_and(|end| rest[..end].ends_with('/'));
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !self_closing {
+            depth += 1;
+        }
+    }
+    depth
+}
+
 /// Whether a URL in the Markdown points into the content folder rather than elsewhere.
 pub fn is_relative(url: &str) -> bool {
     !url.is_empty() && !url.starts_with('#') && !url.starts_with("//") && !url.contains(':')
@@ -112,6 +197,43 @@ mod tests {
         assert!(out.contains("href=\"https://example.com/a\""), "{out}");
         assert!(out.contains("href=\"#i1-fn-1\"") && out.contains("id=\"i1-fn-1\""), "{out}");
         assert_eq!(relative_images("![a](images/a.png) ![b](https://x.org/b.png)"), vec!["images/a.png"]);
+    }
+
+    /// Rendering runs on threads with the default 2 MiB stack (tokio's blocking pool).
+    fn renders_on_a_small_stack(md: String) -> String {
+        std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(move || html(&md)).unwrap().join().expect("rendered without overflowing the stack")
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_rendering_and_what_passes_renders() {
+        for (deep, what) in [
+            ("> ".repeat(5000) + "x", "quotes and lists"),
+            ("- ".repeat(5000) + "x", "quotes and lists"),
+            ("1. ".repeat(40) + "x", "quotes and lists"),
+            ("<div>".repeat(5000), "HTML elements"),
+            ("<div>\n".repeat(40), "HTML elements"),
+            (format!("{}x", " ".repeat(200)), "quotes and lists"),
+        ] {
+            match check_shape(&deep) {
+                Err(ShapeError::TooDeep { what: w, .. }) => assert_eq!(w, what),
+                other => panic!("{other:?} for {:?}", &deep[..20]),
+            }
+        }
+        assert!(matches!(check_shape(&"a".repeat(MAX_BODY_BYTES + 1)), Err(ShapeError::TooLarge { .. })));
+        // Just under the limits, and inline nesting the check does not count, render fine.
+        for ok in [
+            "> ".repeat(MAX_NESTING) + "x",
+            "<div>".repeat(MAX_NESTING) + &"</div>".repeat(MAX_NESTING),
+            "<p>a\n".repeat(5000),
+            "*a _b ".repeat(5000),
+            "[".repeat(20000) + &"]".repeat(20000),
+            "**".repeat(10000),
+            "`".repeat(10000),
+            "<span>".repeat(MAX_NESTING) + &"<b>x</b> ".repeat(20000),
+        ] {
+            assert_eq!(check_shape(&ok), Ok(()), "{:?}", &ok[..20]);
+            renders_on_a_small_stack(ok);
+        }
     }
 
     #[test]
