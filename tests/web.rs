@@ -133,11 +133,17 @@ fn a_reader_subscribes_confirms_receives_an_issue_and_leaves_with_one_click() {
 
     let confirmation = s.wait_for_mail("Reader@example.com", "/confirm/");
     let token = link_token(&confirmation, "/confirm/");
-    let confirmed = browser.get(s.url(&format!("/confirm/{token}"))).send().unwrap();
+    // A link scanner opening the link confirms nothing: the page has a button.
+    let page = Client::new().get(s.url(&format!("/confirm/{token}"))).send().unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().unwrap();
+    assert!(page.contains("<button") && page.contains(&format!("action=\"/confirm/{token}\"")), "{page}");
+    assert_eq!(s.subscription_status("reader@example.com"), "pending", "a GET changes nothing");
+    let confirmed = browser.post(s.url(&format!("/confirm/{token}"))).send().unwrap();
     assert_eq!(confirmed.status(), StatusCode::OK);
     assert!(confirmed.text().unwrap().contains("You are subscribed"));
     assert_eq!(s.subscription_status("reader@example.com"), "confirmed");
-    assert_eq!(browser.get(s.url(&format!("/confirm/{token}"))).send().unwrap().status(), StatusCode::OK, "confirming twice is harmless");
+    assert_eq!(browser.post(s.url(&format!("/confirm/{token}"))).send().unwrap().status(), StatusCode::OK, "confirming twice is harmless");
 
     s.t.ok(&["issue", "send", "2026-11"]);
     let issue = s.wait_for_mail("Reader@example.com", "Tech Newsletter");
@@ -178,6 +184,7 @@ fn forged_altered_and_misused_tokens_change_nothing() {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
         assert!(r.text().unwrap().contains("This link does not work"));
     }
+    assert_eq!(client.post(s.url(&format!("/confirm/{altered}"))).send().unwrap().status(), StatusCode::BAD_REQUEST);
     // A confirm token is not an unsubscribe token.
     assert_eq!(client.post(s.url(&format!("/unsubscribe/{token}"))).body("List-Unsubscribe=One-Click").send().unwrap().status(), StatusCode::BAD_REQUEST);
     assert_eq!(s.subscription_status("a@example.com"), "pending");

@@ -238,6 +238,18 @@ impl PageStrings {
         if self.chinese { format!("谢谢！《{list}》的每一期都会发到您的邮箱。") } else { format!("Thank you: every issue of {list} will come to your inbox.") }
     }
 
+    pub fn confirm_heading(&self, list: &str) -> String {
+        if self.chinese { format!("确认订阅《{list}》？") } else { format!("Subscribe to {list}?") }
+    }
+
+    pub fn confirm_page_text(&self, list: &str) -> String {
+        if self.chinese { format!("点击下面的按钮，完成《{list}》的订阅。") } else { format!("One click below and every issue of {list} comes to your inbox.") }
+    }
+
+    pub fn confirm_page_button(&self) -> &'static str {
+        if self.chinese { "确认订阅" } else { "Confirm my subscription" }
+    }
+
     pub fn unsubscribe_heading(&self, list: &str) -> String {
         if self.chinese { format!("退订《{list}》？") } else { format!("Unsubscribe from {list}?") }
     }

@@ -81,6 +81,20 @@ pub fn notice_page(site: &Site, p: &PageStrings, heading: &str, text: &str, link
     page(site, p, heading, content)
 }
 
+/// The page a confirmation link opens: link scanners open every link in a mail, so only the
+/// button confirms.
+pub fn confirm_page(site: &Site, p: &PageStrings, list_name: &str, action: &str) -> String {
+    let heading = p.confirm_heading(list_name);
+    let content = html! {
+        h1 { (heading) }
+        p { (p.confirm_page_text(list_name)) }
+        form.card method="post" action=(action) {
+            button type="submit" { (p.confirm_page_button()) }
+        }
+    };
+    page(site, p, &heading, content)
+}
+
 /// The page an unsubscribe link opens: it changes nothing until the button is pressed.
 pub fn unsubscribe_page(site: &Site, p: &PageStrings, list_name: &str, action: &str) -> String {
     let heading = p.unsubscribe_heading(list_name);

@@ -141,7 +141,7 @@ pub fn router(state: State) -> Router {
         .route("/media/{*path}", get(archive::media))
         .route("/static/logo.png", get(archive::logo))
         .route("/subscribe", get(subscribe::form).post(subscribe::submit))
-        .route("/confirm/{token}", get(subscribe::confirm))
+        .route("/confirm/{token}", get(subscribe::confirm_form).post(subscribe::confirm))
         .route("/unsubscribe/{token}", get(leave::unsubscribe_form).post(leave::unsubscribe))
         .route("/preferences/{token}", get(leave::preferences).post(leave::save_preferences))
         .route("/healthz", get(metrics::healthz))

@@ -1,4 +1,4 @@
-//! `GET|POST /subscribe` and `GET /confirm/{token}`: double opt-in. The answer to a sign-up is
+//! `GET|POST /subscribe` and `GET|POST /confirm/{token}`: double opt-in. The answer to a sign-up is
 //! the same page whether the address was new, pending, confirmed or suppressed.
 
 use std::net::SocketAddr;
@@ -90,15 +90,33 @@ fn check_inbox(state: &WebState, p: &PageStrings) -> Response {
     notice(state, StatusCode::OK, p, p.check_inbox_heading, p.check_inbox_text)
 }
 
-pub async fn confirm(AxumState(state): AxumState<State>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    let claims = match state.app.keys.verify(&token, Purpose::Confirm, Utc::now()) {
-        Ok(c) => c,
-        Err(e) => return bad_link(&state, &headers, &e),
+/// The link's list, or the page to answer with.
+async fn confirm_link(state: &WebState, headers: &HeaderMap, token: &str) -> Result<(crate::domain::token::TokenClaims, List), Response> {
+    let claims = state.app.keys.verify(token, Purpose::Confirm, Utc::now()).map_err(|e| bad_link(state, headers, &e))?;
+    match state.app.store.list_by_id(claims.list_id).await {
+        Ok(l) => Ok((claims, l)),
+        Err(StoreError::UnknownList(_)) => Err(bad_link(state, headers, &TokenError::Malformed)),
+        Err(e) => Err(internal(state, e)),
+    }
+}
+
+/// Shows the button; changes nothing (a scanner following the link must not confirm a sign-up
+/// that a third party made).
+pub async fn confirm_form(AxumState(state): AxumState<State>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let (_, list) = match confirm_link(&state, &headers, &token).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let list = match state.app.store.list_by_id(claims.list_id).await {
-        Ok(l) => l,
-        Err(StoreError::UnknownList(_)) => return bad_link(&state, &headers, &TokenError::Malformed),
-        Err(e) => return internal(&state, e),
+    let p = PageStrings::for_language(&list.language);
+    (no_store(), Html(crate::render::public_pages::confirm_page(&state.app.site, p, &list.name, &format!("/confirm/{token}")))).into_response()
+}
+
+/// The button: confirms, idempotently. The signed token is the authority, as for one-click
+/// unsubscribe, so there is no cookie to check.
+pub async fn confirm(AxumState(state): AxumState<State>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let (claims, list) = match confirm_link(&state, &headers, &token).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let p = PageStrings::for_language(&list.language);
     match state.app.store.confirm_subscription(claims.subscriber_id, claims.list_id, &Actor("web".into())).await {
