@@ -190,11 +190,14 @@ pub struct HttpConfig {
     pub subscribe_per_ip_per_minute: u32,
     /// Sign-ups for one address an hour, whoever sends them: no inbox bombing.
     pub subscribe_per_address_per_hour: u32,
+    /// Where `/metrics` (and a `/healthz`) are served, e.g. `127.0.0.1:9187`; empty: nowhere.
+    /// Never the public port: counters can tell whether a sign-up address was known.
+    pub metrics_bind: String,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), subscribe_per_ip_per_minute: 10, subscribe_per_address_per_hour: 3 }
+        Self { bind: "127.0.0.1:8080".into(), subscribe_per_ip_per_minute: 10, subscribe_per_address_per_hour: 3, metrics_bind: String::new() }
     }
 }
 

@@ -314,7 +314,9 @@ fn images_are_served_but_issue_files_and_paths_outside_are_not() {
 
 #[test]
 fn pages_carry_security_headers_speak_the_readers_language_and_health_and_metrics_answer() {
-    let s = site(&[]);
+    let metrics_port = free_port().to_string();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
+    let s = site(&[("TIDINGS_HTTP__METRICS_BIND", &metrics_bind)]);
     let client = s.browser();
     let form = client.get(s.url("/subscribe")).header("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8").send().unwrap();
     let h = form.headers().clone();
@@ -330,7 +332,15 @@ fn pages_carry_security_headers_speak_the_readers_language_and_health_and_metric
 
     let health = client.get(s.url("/healthz")).send().unwrap();
     assert_eq!((health.status(), health.text().unwrap()), (StatusCode::OK, "ok\n".to_string()));
-    let metrics = client.get(s.url("/metrics")).send().unwrap().text().unwrap();
+    // Counters can tell whether a sign-up address was known: never on the public port.
+    assert_eq!(client.get(s.url("/metrics")).send().unwrap().status(), StatusCode::NOT_FOUND);
+    // Any method string a client invents is counted as `other`, not kept as a label.
+    for n in 0..3 {
+        let method = reqwest::Method::from_bytes(format!("X{n}METHOD").as_bytes()).unwrap();
+        client.request(method, s.url("/subscribe")).send().unwrap();
+    }
+    let metrics = client.get(format!("http://{metrics_bind}/metrics")).send().unwrap().text().unwrap();
+    assert!(!metrics.contains("X0METHOD") && metrics.contains("method=\"other\""), "{metrics}");
     for needle in ["tidings_deliveries{state=\"sent\"}", "tidings_http_requests_total{route=\"/subscribe\",method=\"GET\",status=\"200\"} 1", "tidings_http_request_duration_seconds_bucket{route=\"/healthz\"", "tidings_unsubscribes_total 0"] {
         assert!(metrics.contains(needle), "{needle} in\n{metrics}");
     }

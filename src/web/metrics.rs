@@ -26,7 +26,7 @@ pub struct HttpMetrics {
 }
 
 impl HttpMetrics {
-    fn record(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    fn record(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         *self.requests.lock().expect("metrics lock").entry((route.to_string(), method.to_string(), status)).or_default() += 1;
         let mut latency = self.latency.lock().expect("metrics lock");
         let (buckets, sum, count) = latency.entry(route.to_string()).or_default();
@@ -42,7 +42,7 @@ impl HttpMetrics {
 
 pub async fn observe(AxumState(state): AxumState<State>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
@@ -50,6 +50,16 @@ pub async fn observe(AxumState(state): AxumState<State>, request: Request, next:
     state.metrics.record(&route, &method, status, seconds);
     tracing::info!(target: "tidings::access", %method, %route, status, ms = (seconds * 1000.0).round(), "request");
     response
+}
+
+/// A label for the request's method: any other string a client sends would become a label of
+/// its own, kept forever.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS]
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", |m| m.as_str())
 }
 
 pub async fn healthz(AxumState(state): AxumState<State>) -> Response {

@@ -40,7 +40,7 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
-    #[error("cannot listen on http.bind {bind}: {source}")]
+    #[error("cannot listen on {bind}: {source}")]
     Bind { bind: String, source: std::io::Error },
     #[error("the HTTP server stopped: {0}")]
     Serve(std::io::Error),
@@ -79,6 +79,7 @@ pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Resul
     tokio::spawn(guard::forget_old_keys(state.clone(), stop.clone()));
     tokio::spawn(recount(state.clone(), stop.clone()));
     tracing::info!(bind = %listener.local_addr().map(|a| a.to_string()).unwrap_or(bind), "HTTP server listening");
+    let metrics = serve_metrics(state.clone(), stop.clone());
     let shutdown = async move {
         while !*stop.borrow() {
             if stop.changed().await.is_err() {
@@ -86,7 +87,27 @@ pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Resul
             }
         }
     };
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await.map_err(WebError::Serve)
+    let public = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown);
+    tokio::try_join!(async { public.await.map_err(WebError::Serve) }, metrics).map(|_| ())
+}
+
+/// `/metrics` and `/healthz` on `http.metrics_bind`, for the operator's Prometheus only.
+async fn serve_metrics(state: State, mut stop: watch::Receiver<bool>) -> Result<(), WebError> {
+    let bind = state.app.config.http.metrics_bind.clone();
+    if bind.is_empty() {
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| WebError::Bind { bind: bind.clone(), source })?;
+    tracing::info!(bind = %bind, "metrics listening");
+    let app = Router::new().route("/metrics", get(metrics::metrics)).route("/healthz", get(metrics::healthz)).with_state(state);
+    let shutdown = async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(WebError::Serve)
 }
 
 /// Every request must finish within `REQUEST_TIMEOUT`, except a CSV upload, which streams for as
@@ -145,7 +166,6 @@ pub fn router(state: State) -> Router {
         .route("/unsubscribe/{token}", get(leave::unsubscribe_form).post(leave::unsubscribe))
         .route("/preferences/{token}", get(leave::preferences).post(leave::save_preferences))
         .route("/healthz", get(metrics::healthz))
-        .route("/metrics", get(metrics::metrics))
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let (api, openapi) = api::router();
