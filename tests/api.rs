@@ -158,6 +158,7 @@ fn each_role_may_do_its_own_operations_and_is_refused_the_others() {
     api.t.ok(&["list", "create", "news", "--name", "Tech News", "--language", "en"]);
     let viewer = api.token("dashboard", "viewer");
     let editor = api.token("editor", "editor");
+    let owner = api.token("release", "owner");
 
     refused(api.http.get(api.server.url("/api/v1/lists")).send().unwrap(), StatusCode::UNAUTHORIZED);
     refused(api.get("tid_forged", "/api/v1/lists").send().unwrap(), StatusCode::UNAUTHORIZED);
@@ -199,6 +200,12 @@ fn each_role_may_do_its_own_operations_and_is_refused_the_others() {
     assert!(refused(sneaky, StatusCode::FORBIDDEN)["message"].as_str().unwrap().contains("send_at"));
     refused(api.get(&viewer, "/api/v1/issues/2026-12").send().unwrap(), StatusCode::NOT_FOUND);
     assert_eq!(api.post(&editor, "/api/v1/issues").header("content-type", "text/markdown").body(ISSUE).send().unwrap().status(), StatusCode::CREATED);
+    // A send scheduled for years ahead: its progress stream says so once and ends.
+    assert_eq!(api.post(&owner, "/api/v1/issues/2026-12/send").json(&json!({"at": "2036-01-01T08:00:00Z"})).send().unwrap().status(), StatusCode::ACCEPTED);
+    let started = std::time::Instant::now();
+    let stream = api.get(&owner, "/api/v1/issues/2026-12/events").timeout(Duration::from_secs(20)).send().unwrap().text().expect("the stream ends");
+    assert!(stream.contains("\"scheduled\"") && started.elapsed() < Duration::from_secs(10), "{stream}");
+    assert_eq!(api.post(&owner, "/api/v1/issues/2026-12/cancel").send().unwrap().status(), StatusCode::OK);
     // A subscriber's own copy carries their signed links: not for a viewer.
     refused(api.get(&viewer, "/api/v1/issues/2026-12?format=eml&to=reader1@example.com").send().unwrap(), StatusCode::FORBIDDEN);
     assert_eq!(api.get(&viewer, "/api/v1/issues/2026-12?format=eml").send().unwrap().status(), StatusCode::OK);
@@ -233,6 +240,27 @@ fn the_openapi_document_is_valid_and_lists_exactly_the_routes_the_server_answers
         "/api/v1/issues/{slug}", "/api/v1/issues/{slug}/send", "/api/v1/issues/{slug}/pause", "/api/v1/issues/{slug}/resume", "/api/v1/issues/{slug}/cancel",
         "/api/v1/issues/{slug}/status", "/api/v1/issues/{slug}/events", "/api/v1/bounces", "/api/v1/events",
     ];
+    // Parameters are where the server reads them: a path parameter is a segment of its path,
+    // everything else is in the query (a current validator and every generated client rely on it).
+    let mut queries = std::collections::BTreeSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().unwrap();
+                match param["in"].as_str().unwrap() {
+                    "path" => assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: {name} is declared in the path but is not a segment of it"),
+                    "query" => {
+                        assert_ne!(param["required"], true, "{method} {path}: query {name} is optional");
+                        queries.insert(name.to_string());
+                    }
+                    other => panic!("{method} {path}: {name} in {other}"),
+                }
+            }
+        }
+    }
+    for name in ["cursor", "limit", "q", "status", "since", "type", "format", "confirmed"] {
+        assert!(queries.contains(name), "{name} is a query parameter: {queries:?}");
+    }
     let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
     documented.sort();
     let mut expected = contract.to_vec();

@@ -77,6 +77,7 @@ fn publish_error(e: PublishError, path: &std::path::Path) -> ApiError {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RenderParams {
     /// html, text or eml (default html)
     format: Option<String>,
@@ -198,24 +199,59 @@ pub async fn issue_status(caller: Caller, Extract(state): Extract<State>, ApiPat
     Ok(Json(send_status(&state.app, &slug).await?))
 }
 
-/// Statuses in which a send may still make progress.
+/// Statuses in which a send is under way: a scheduled send may not start for days, so its
+/// stream ends at once (a client opens a new one when it starts).
 fn in_progress(status: &str) -> bool {
-    matches!(status, "sending" | "scheduled" | "paused")
+    matches!(status, "sending" | "paused")
+}
+
+/// Progress streams one caller may hold open at once.
+const MAX_STREAMS_PER_CALLER: usize = 4;
+
+static OPEN_STREAMS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, usize>>> = std::sync::LazyLock::new(Default::default);
+
+/// One open stream of a caller; dropping it (the stream ends or the client goes) frees its place.
+struct StreamSlot(String);
+
+impl StreamSlot {
+    fn take(caller: &Caller) -> Result<Self, ApiError> {
+        let key = caller.0.actor.0.clone();
+        let mut open = OPEN_STREAMS.lock().expect("stream count lock");
+        let n = open.entry(key.clone()).or_default();
+        if *n >= MAX_STREAMS_PER_CALLER {
+            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", format!("at most {MAX_STREAMS_PER_CALLER} progress streams per token at once")));
+        }
+        *n += 1;
+        Ok(Self(key))
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = OPEN_STREAMS.lock().expect("stream count lock");
+        if let Some(n) = open.get_mut(&self.0) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.0);
+            }
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/issues/{slug}/events", tag = "issues", params(("slug" = String, Path)),
-    responses((status = 200, description = "`progress` events, each an issue status as JSON, one a second until the send ends", content_type = "text/event-stream"), (status = 404, body = ApiErrorBody)))]
+    responses((status = 200, description = "`progress` events, each an issue status as JSON, one a second while the send is sending or paused; one event, then the end, otherwise", content_type = "text/event-stream"), (status = 404, body = ApiErrorBody), (status = 429, description = "too many streams open for this token", body = ApiErrorBody)))]
 pub async fn issue_events(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.may(Permission::Read)?;
     send_status(&state.app, &slug).await?;
-    let stream = futures_util::stream::unfold(Some((state, slug, true)), |step| async move {
-        let (state, slug, first) = step?;
+    let slot = StreamSlot::take(&caller)?;
+    let stream = futures_util::stream::unfold(Some((state, slug, true, slot)), |step| async move {
+        let (state, slug, first, slot) = step?;
         if !first {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let status = send_status(&state.app, &slug).await.ok()?;
         let event = Event::default().event("progress").json_data(&status).unwrap_or_default();
-        let next = in_progress(&status.status).then_some((state, slug, false));
+        let next = in_progress(&status.status).then_some((state, slug, false, slot));
         Some((Ok(event), next))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

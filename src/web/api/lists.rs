@@ -51,6 +51,7 @@ pub async fn create_list(caller: Caller, Extract(state): Extract<State>, ApiJson
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportParams {
     /// Import as confirmed (the rows' consent was collected elsewhere); otherwise each new
     /// subscriber gets a confirmation email.

@@ -12,6 +12,7 @@ use crate::store::{BounceLogEntry, EventRecord};
 use crate::web::State;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogParams {
     /// Only entries at or after this time (RFC 3339)
     since: Option<String>,

@@ -14,6 +14,7 @@ use crate::store::{AddOutcome, NewSubscription, SubscriberDetail, SubscriberQuer
 use crate::web::State;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Only subscribers of this list
     list: Option<String>,
