@@ -83,6 +83,10 @@ fn logins_fail_alike_are_rate_limited_and_pages_need_a_session() {
     let statuses: Vec<StatusCode> = (0..5).map(|_| a.login(&client, "editor@example.com", "guess").status()).collect();
     assert!(statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
     assert_eq!(a.login(&client, "editor@example.com", PASSWORD).status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    // Spelling the address differently (a soft hyphen the store ignores, case) is the same account.
+    for spelling in ["editor@exam\u{ad}ple.com", "EDITOR@example.com"] {
+        assert_eq!(a.login(&client, spelling, PASSWORD).status(), StatusCode::TOO_MANY_REQUESTS, "{spelling:?} gets no fresh limit");
+    }
 
     // The login form is read before anyone is known: a huge body is refused, not held.
     let huge = client.post(a.server.url("/admin/login")).header("content-type", "application/x-www-form-urlencoded").body(vec![b'a'; 3 << 20]).send().unwrap();

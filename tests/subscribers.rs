@@ -180,3 +180,13 @@ fn staff_unsubscribe_reports_what_changed() {
     assert_eq!(all["already"], serde_json::json!(["news"]));
     t.fails(&["unsubscribe", "nobody@example.com"], 2);
 }
+
+#[test]
+fn export_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text() {
+    let t = Tidings::new().with_list("news");
+    let csv = t.write("evil.csv", "email,name,note\nmallory@example.com,\"=HYPERLINK(\"\"https://evil.example\"\",\"\"x\"\")\",@SUM(1)\n-dash@example.com,+1,ok\n");
+    import(&t, &csv, "news", &["--confirmed"]);
+    let out = t.ok(&["subscriber", "export", "--list", "news"]);
+    assert!(out.contains("mallory@example.com,\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"x\"\")\",'@SUM(1),"), "{out}");
+    assert!(out.contains("-dash@example.com,'+1,ok,"), "the address stays as it is, the name is defused: {out}");
+}

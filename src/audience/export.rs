@@ -45,6 +45,12 @@ pub async fn export_csv<W: Write>(store: &Store, filter: &ExportFilter, out: W) 
     Ok(written)
 }
 
+/// A cell a spreadsheet would run as a formula (`=HYPERLINK(…)` as a name) is written with a
+/// leading `'`, which spreadsheets show as text (OWASP's advice for CSV injection).
+fn defuse_formula(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
+}
+
 fn record(row: &ExportRow, attribute_keys: &[String]) -> Vec<String> {
     let attributes: serde_json::Map<String, Value> = serde_json::from_str(&row.attributes).unwrap_or_default();
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default();
@@ -54,6 +60,8 @@ fn record(row: &ExportRow, attribute_keys: &[String]) -> Vec<String> {
         Some(other) => other.to_string(),
         None => String::new(),
     }));
+    // Not the address: it is ours to parse, and `-x@example.org` must import back as it is.
+    let mut fields: Vec<String> = fields.into_iter().enumerate().map(|(i, f)| if i == 0 { f } else { defuse_formula(f) }).collect();
     fields.extend([
         row.list.clone(),
         row.status.clone(),

@@ -94,9 +94,11 @@ fn authenticated(headers: &HeaderMap, query_secret: &str, secret: &str) -> bool 
 
 /// The SNS handshake: fetch the SubscribeURL, which must be Amazon's (we fetch nothing else).
 async fn confirm_sns(url: &str) -> Response {
-    if !is_sns_url(url) {
+    // The URL fetched is the one checked: parsed once, so a string trick (`\\`, `@`) cannot
+    // make the check and the fetch see different hosts.
+    let Some(url) = sns_url(url) else {
         return error(StatusCode::BAD_REQUEST, "bad_subscribe_url", "SubscribeURL is not an https URL of Amazon SNS");
-    }
+    };
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none()).build();
     let answer = match client {
         Ok(client) => client.get(url).send().await.and_then(|r| r.error_for_status()),
@@ -114,10 +116,20 @@ async fn confirm_sns(url: &str) -> Response {
     }
 }
 
+fn sns_url(url: &str) -> Option<reqwest::Url> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let host = match parsed.host()? {
+        url::Host::Domain(host) => host.to_string(),
+        _ => return None,
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    // sns.<region>.amazonaws.com, nothing else.
+    let amazon = labels.len() == 4 && labels[0] == "sns" && labels[2] == "amazonaws" && labels[3] == "com" && labels[1].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (parsed.scheme() == "https" && parsed.username().is_empty() && parsed.password().is_none() && parsed.port().is_none() && amazon).then_some(parsed)
+}
+
 fn is_sns_url(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("https://") else { return false };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    !host.contains(['@', ':']) && host.starts_with("sns.") && host.ends_with(".amazonaws.com")
+    sns_url(url).is_some()
 }
 
 #[cfg(test)]
@@ -127,7 +139,9 @@ mod tests {
     #[test]
     fn only_amazon_sns_urls_are_fetched() {
         assert!(is_sns_url("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=x"));
-        for bad in ["http://sns.eu-west-1.amazonaws.com/", "https://evil.example/sns.amazonaws.com", "https://sns.x.amazonaws.com.evil.example/", "https://user@sns.a.amazonaws.com/", "https://127.0.0.1/"] {
+        for bad in ["http://sns.eu-west-1.amazonaws.com/", "https://evil.example/sns.amazonaws.com", "https://sns.x.amazonaws.com.evil.example/", "https://user@sns.a.amazonaws.com/", "https://127.0.0.1/",
+            "https://evil.example\\@sns.eu-west-1.amazonaws.com/", "https://sns.eu-west-1.amazonaws.com:8443/",
+            "https://sns.a.b.amazonaws.com/", "HTTPS://sns.eu-west-1.amazonaws.com.//"] {
             assert!(!is_sns_url(bad), "{bad}");
         }
     }

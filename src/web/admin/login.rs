@@ -96,7 +96,9 @@ pub async fn submit(Extract(state): Extract<State>, ConnectInfo(peer): ConnectIn
         return again(StatusCode::FORBIDDEN, t.stale_form);
     }
     // Per account and address: a stranger's guesses cannot lock the owner out elsewhere.
-    let key = format!("{} {}", login.email.trim().to_lowercase(), peer.ip());
+    // Keyed on the address as the store finds it: `owner@exam\u{ad}ple.org` is the same account.
+    let account_key = EmailAddress::parse(login.email.trim()).map_or_else(|_| login.email.trim().to_lowercase(), |e| e.key());
+    let key = format!("{account_key} {}", peer.ip());
     if !state.admin_limits.per_ip.check_key(&peer.ip()).is_ok() || !state.admin_limits.per_account.check_key(&key).is_ok() {
         return again(StatusCode::TOO_MANY_REQUESTS, t.throttled);
     }
