@@ -185,3 +185,31 @@ fn re_adding_a_draft_updates_it() {
     assert_eq!(t.json(&["issue", "add", &file])["saved"], "updated");
     assert!(t.ok(&["issue", "render", "n", "--format", "text"]).starts_with("Second"));
 }
+
+#[test]
+fn feed_build_publishes_images_only_never_hidden_or_other_files() {
+    let mut t = Tidings::new();
+    let content = t.path().join("content");
+    for (name, bytes) in [("images/a.png", &b"\x89PNG\r\n"[..]), (".env", b"SECRET=1"), ("images/.b.png", b"x"), (".git/c.png", b"x"), ("notes.txt", b"private"), (".i.md.swp", b"x"), ("draft.md~", b"x")] {
+        let path = content.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    std::fs::write(content.join("i.md"), "+++\nlist = \"cstn\"\ntitle = \"T\"\ndate = 2021-01-31\n+++\n\n![a](images/a.png)\n").unwrap();
+    t.set_env("TIDINGS_CONTENT__ISSUES_DIR", &content.display().to_string());
+    t.ok(&["list", "create", "cstn", "--name", "N"]);
+    t.ok(&["issue", "add", &content.join("i.md").display().to_string()]);
+    let out = t.path().join("site");
+    t.ok(&["feed", "build", "--out", &out.display().to_string()]);
+    let mut files = Vec::new();
+    let mut dirs = vec![out.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            if e.path().is_dir() { dirs.push(e.path()) } else { files.push(e.path().strip_prefix(&out).unwrap().display().to_string()) }
+        }
+    }
+    assert!(files.iter().any(|f| f.ends_with("images/a.png")), "{files:?}");
+    for bad in [".env", ".b.png", "c.png", "notes.txt", ".swp", "~"] {
+        assert!(!files.iter().any(|f| f.ends_with(bad)), "{bad} published: {files:?}");
+    }
+}

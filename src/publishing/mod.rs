@@ -13,6 +13,22 @@ pub use static_site::{BuildError, BuildReport, FeedKind, LOGO, build_static_site
 use crate::render::issue::IssueView;
 use crate::store::Issue;
 
+/// The content type of a file of the content folder that may be published (`/media`, `feed
+/// build`): images only, and nothing under a hidden name (`.env`, editor swap files).
+pub fn media_type(relative: &str) -> Option<&'static str> {
+    let safe = relative.split('/').all(|p| !p.is_empty() && !p.starts_with('.') && !p.contains('\\'));
+    let ext = relative.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let content_type = match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        _ => return None,
+    };
+    safe.then_some(content_type)
+}
+
 /// The rendering view of a stored issue.
 pub fn view(issue: &Issue) -> IssueView<'_> {
     IssueView {

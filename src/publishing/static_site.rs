@@ -136,10 +136,9 @@ fn copy_media(from: &Path, to: &Path) -> Result<usize, BuildError> {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.is_dir() {
+            if path.is_dir() && !entry.file_name().to_string_lossy().starts_with('.') {
                 stack.push(path);
-            } else if path.extension().is_none_or(|e| e != "md") {
-                let relative = path.strip_prefix(from).expect("walked from the root");
+            } else if let Some(relative) = path.strip_prefix(from).ok().filter(|r| r.to_str().and_then(super::media_type).is_some()) {
                 let target = to.join(relative);
                 let fail = |source| BuildError::Write { path: target.display().to_string(), source };
                 std::fs::create_dir_all(target.parent().expect("a file has a parent")).map_err(fail)?;

@@ -197,20 +197,9 @@ fn validators(status: StatusCode, etag: &str, last_modified: Option<DateTime<Utc
 
 /// Images beside the issue files (never the issue files themselves, nor anything hidden).
 pub async fn media(AxumState(state): AxumState<State>, headers: HeaderMap, Path(path): Path<String>) -> Response {
-    let parts: Vec<&str> = path.split('/').collect();
-    let safe = parts.iter().all(|p| !p.is_empty() && !p.starts_with('.') && !p.contains('\\'));
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    let content_type = match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "avif" => "image/avif",
-        _ => "",
-    };
-    if !safe || content_type.is_empty() {
+    let Some(content_type) = publishing::media_type(&path) else {
         return super::not_found(AxumState(state), headers).await;
-    }
+    };
     match tokio::fs::read(state.app.config.content.issues_dir.join(&path)).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=86400")], bytes).into_response(),
         Err(_) => super::not_found(AxumState(state), headers).await,
