@@ -105,6 +105,9 @@ fn a_script_with_tokens_imports_drafts_tests_sends_and_watches_a_send_finish() {
     // A draft from Markdown; the same text again is an update; bad front matter says where.
     let created = api.post(&editor, "/api/v1/issues").header("content-type", "text/markdown").body(ISSUE).send().unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
+    // An editor's draft whose date has come is still not public.
+    assert_eq!(api.http.get(api.server.url("/issues/2026-12")).send().unwrap().status(), StatusCode::NOT_FOUND, "a draft is not on the archive");
+    assert!(!api.http.get(api.server.url("/feed.xml")).send().unwrap().text().unwrap().contains("2026-12"), "nor in the feed");
     let updated = api.post(&editor, "/api/v1/issues").header("content-type", "text/markdown").body(ISSUE).send().unwrap();
     assert_eq!(updated.status(), StatusCode::OK);
     let bad = api.post(&editor, "/api/v1/issues").body("+++\nlist = \"news\"\ntitle = 3\n+++\nbody").send().unwrap();
@@ -136,6 +139,7 @@ fn a_script_with_tokens_imports_drafts_tests_sends_and_watches_a_send_finish() {
         }
     }
     assert_eq!((last["status"].as_str(), last["deliveries"]["sent"].as_i64()), (Some("sent"), Some(3)), "{last}");
+    assert_eq!(api.http.get(api.server.url("/issues/2026-12")).send().unwrap().status(), StatusCode::OK, "sent by the owner: public");
     let mut mailed = api.sink.recipients();
     mailed.sort();
     assert_eq!(mailed, ["ann@example.com", "bo@example.com", "cy@example.com", "proof@example.org"]);

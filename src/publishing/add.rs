@@ -124,12 +124,20 @@ fn in_file(error: ShapeError, text: &str, body: &str) -> ShapeError {
 /// Adds an issue from the text of the file at `path`, with every right (the CLI, the content
 /// folder).
 pub async fn add_issue_text(app: &App, path: &Path, text: &str, actor: &Actor) -> Result<AddedIssue, PublishError> {
-    add_issue_as(app, path, text, actor, true).await
+    add_issue_with(app, path, text, actor, true, true).await
 }
 
 /// As `add_issue_text`, for a caller who may or may not send to lists (`may_send`): one who may
 /// not can neither set `send_at` nor change an issue that is scheduled.
+/// Drafts saved this way (the API, the admin pages) stay off the archive and feeds until an
+/// owner schedules or sends them.
 pub async fn add_issue_as(app: &App, path: &Path, text: &str, actor: &Actor, may_send: bool) -> Result<AddedIssue, PublishError> {
+    add_issue_with(app, path, text, actor, may_send, false).await
+}
+
+/// `released`: the operator published the file (the CLI, the content folder), so it is public on
+/// its date as it is.
+async fn add_issue_with(app: &App, path: &Path, text: &str, actor: &Actor, may_send: bool, released: bool) -> Result<AddedIssue, PublishError> {
     let shown = path.display().to_string();
     let digest = source_digest(text);
     let Prepared { source, list, language, rendered } = prepare_issue(app, path, text).await?;
@@ -162,6 +170,7 @@ pub async fn add_issue_as(app: &App, path: &Path, text: &str, actor: &Actor, may
         email_html: &rendered.email_html,
         email_text: &rendered.email_text,
         send_at: source.send_at,
+        released,
     };
     let (id, saved) = app.store.save_issue(new, actor).await.map_err(store_err)?;
     Ok(AddedIssue { id, slug: source.slug.to_string(), list: list.slug, saved, scheduled_for: source.send_at })

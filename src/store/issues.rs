@@ -26,6 +26,9 @@ pub struct NewIssue<'a> {
     pub email_html: &'a str,
     pub email_text: &'a str,
     pub send_at: Option<DateTime<Utc>>,
+    /// Public on its date without a send (the operator's own files); once released, an issue
+    /// stays released.
+    pub released: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -65,9 +68,11 @@ pub(super) const ISSUE_COLUMNS: &str = "i.id, i.list_id, l.slug AS list_slug, l.
     i.published_on, i.language, i.summary, i.body_html, i.email_html, i.email_text, i.status, i.send_at, i.created_at, i.updated_at";
 
 /// Which issues the archive and feeds show (binds: $1 list id or NULL, $2 today, $3 now): those
-/// of public lists whose date has come and whose send time, if any, has passed.
+/// of public lists whose date has come and whose send time, if any, has passed, and which the
+/// operator published or an owner scheduled or sent (an editor's draft is not public).
 const PUBLIC: &str = "l.public = 1 AND ($1 IS NULL OR i.list_id = $1) AND i.published_on <= $2
-    AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'";
+    AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'
+    AND (i.released = 1 OR i.status IN ('scheduled', 'sending', 'paused', 'sent'))";
 
 /// Statuses in which an issue's content can still change: nobody has been sent it yet.
 const EDITABLE: [&str; 2] = ["draft", "scheduled"];
@@ -88,14 +93,14 @@ impl Store {
         };
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO issues (list_id, slug, title, subtitle, volume, number, published_on, language, summary, source_path,
-                source_markdown, body_html, email_html, email_text, send_at, status, created_at, updated_at, source_digest)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18)
+                source_markdown, body_html, email_html, email_text, send_at, status, created_at, updated_at, source_digest, released)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19)
              ON CONFLICT (slug) DO UPDATE SET list_id = excluded.list_id, title = excluded.title, subtitle = excluded.subtitle,
                 volume = excluded.volume, number = excluded.number, published_on = excluded.published_on, language = excluded.language,
                 summary = excluded.summary, source_path = excluded.source_path, source_markdown = excluded.source_markdown,
                 body_html = excluded.body_html, email_html = excluded.email_html, email_text = excluded.email_text,
                 send_at = excluded.send_at, status = excluded.status, updated_at = excluded.updated_at,
-                source_digest = excluded.source_digest
+                source_digest = excluded.source_digest, released = MAX(issues.released, excluded.released)
              RETURNING id",
         )
         .bind(issue.list_id)
@@ -116,6 +121,7 @@ impl Store {
         .bind(status)
         .bind(now)
         .bind(issue.source_digest)
+        .bind(issue.released)
         .fetch_one(&mut *tx)
         .await?;
         let kind = if saved == IssueSaved::Created { "issue.created" } else { "issue.updated" };
