@@ -201,6 +201,20 @@ fn webhooks_are_authenticated_idempotent_and_apply_the_policy() {
     let r: serde_json::Value = client.post(format!("{}?secret=hook-secret", url("sendgrid"))).body(complaint).send().unwrap().json().unwrap();
     assert_eq!(r["recorded"], 1);
     assert_eq!(t.json(&["subscriber", "show", "reader2@example.com"])["status"], "complained");
+    // A large batch (5 MiB) is read whole; beyond 8 MiB it is refused, and without the secret
+    // it is refused before it is read.
+    let big = format!(r#"[{{"email":"nobody@example.com","event":"bounce","sg_event_id":"sg-big","padding":"{}"}}]"#, "x".repeat(5 << 20));
+    let r = client.post(url("sendgrid")).header("X-Tidings-Secret", "hook-secret").body(big.clone()).send().unwrap();
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let huge = format!(r#"[{{"padding":"{}"}}]"#, "x".repeat(9 << 20));
+    // The server answers before the body is sent and closes: the client may see the answer or
+    // only the closed connection, never a 200.
+    let refused_early = |r: reqwest::Result<reqwest::blocking::Response>, status: u16| match r {
+        Ok(r) => assert_eq!(r.status(), status),
+        Err(e) => assert!(e.is_request(), "{e}"),
+    };
+    refused_early(client.post(url("sendgrid")).header("X-Tidings-Secret", "hook-secret").body(huge).send(), 413);
+    refused_early(client.post(url("sendgrid")).body(big).send(), 401);
 
     let bad = client.post(url("generic")).header("X-Tidings-Secret", "hook-secret").body("{\"email\": \"x@example.com\"}").send().unwrap();
     assert_eq!(bad.status(), 400);

@@ -30,8 +30,6 @@ use crate::render::public_pages::notice_page;
 
 /// Forms are small; nothing a reader sends needs more.
 const BODY_LIMIT: usize = 16 * 1024;
-/// An ESP batches its notifications (SendGrid posts up to thousands of events at once).
-const WEBHOOK_BODY_LIMIT: usize = 8 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Styles are inline in each page, images may come from the issue's own links, and forms only
@@ -173,7 +171,7 @@ pub fn router(state: State) -> Router {
     let api = api
         .route("/api/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
         .route("/api/{*rest}", axum::routing::any(api::not_found));
-    let hooks = Router::new().route("/webhooks/bounces/{provider}", axum::routing::post(webhooks::receive)).layer(RequestBodyLimitLayer::new(WEBHOOK_BODY_LIMIT));
+    let hooks = Router::new().route("/webhooks/bounces/{provider}", axum::routing::post(webhooks::receive)).layer(RequestBodyLimitLayer::new(webhooks::MAX_BODY));
     pages
         .merge(hooks)
         .merge(api)

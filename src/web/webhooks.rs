@@ -1,6 +1,6 @@
 //! `POST /webhooks/bounces/{provider}`: bounce and complaint notifications from a relay or ESP.
-//! Authenticated by the shared secret `bounce.webhook_secret` (Basic auth password,
-//! `X-Tidings-Secret`, or `?secret=`), and for Mailgun also by its own signature when the
+//! Authenticated by the shared secret `bounce.webhook_secret` (Basic auth password or
+//! `X-Tidings-Secret`; `?secret=` still works, with a warning, as proxies log query strings), and for Mailgun also by its own signature when the
 //! signing key is set. Idempotent on the provider's event id.
 
 use axum::body::Bytes;
@@ -26,15 +26,29 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({"error": {"code": code, "message": message, "field": null}}))).into_response()
 }
 
-pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<String>, Query(q): Query<SecretQuery>, headers: HeaderMap, body: Bytes) -> Response {
+/// The largest notification batch read (SendGrid posts thousands of events at once).
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Authenticates from the headers before reading a byte of the body: a stranger cannot make the
+/// server buffer megabytes, and with webhooks off nothing is read at all.
+pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<String>, Query(q): Query<SecretQuery>, request: axum::extract::Request) -> Response {
     let config = &state.app.config.bounce;
     let secret = config.webhook_secret.expose();
     if secret.is_empty() {
         return error(StatusCode::NOT_FOUND, "not_found", "bounce webhooks are off (set bounce.webhook_secret)");
     }
+    let headers = request.headers().clone();
     if !authenticated(&headers, &q.secret, secret) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized", "a valid shared secret is required");
     }
+    if !q.secret.is_empty() {
+        // Proxies log query strings: the secret belongs in a header (kept for a deprecation period).
+        tracing::warn!(provider = %provider, "a webhook passed its secret as ?secret=; send it as Basic auth or X-Tidings-Secret instead");
+    }
+    let body: Bytes = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "a notification batch is at most 8 MiB"),
+    };
     let signing_key = config.mailgun_signing_key.expose();
     if provider == "mailgun" && !signing_key.is_empty() && !mailgun_signature_ok(&body, signing_key) {
         return error(StatusCode::UNAUTHORIZED, "bad_signature", "the Mailgun signature does not verify");
@@ -89,7 +103,13 @@ fn authenticated(headers: &HeaderMap, query_secret: &str, secret: &str) -> bool 
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|pair| pair.split_once(':').map(|(_, p)| p.to_string()));
     let header = headers.get("x-tidings-secret").and_then(|v| v.to_str().ok()).map(str::to_string);
-    [basic, header, Some(query_secret.to_string())].into_iter().flatten().any(|given| constant_eq(given.as_bytes(), secret.as_bytes()))
+    [basic, header, Some(query_secret.to_string())].into_iter().flatten().any(|given| secrets_equal(&given, secret))
+}
+
+/// Compares digests, not the strings: the time taken says nothing about the secret's length.
+fn secrets_equal(given: &str, secret: &str) -> bool {
+    use sha2::Digest;
+    constant_eq(&sha2::Sha256::digest(given.as_bytes()), &sha2::Sha256::digest(secret.as_bytes()))
 }
 
 /// The SNS handshake: fetch the SubscribeURL, which must be Amazon's (we fetch nothing else).
@@ -128,6 +148,7 @@ fn sns_url(url: &str) -> Option<reqwest::Url> {
     (parsed.scheme() == "https" && parsed.username().is_empty() && parsed.password().is_none() && parsed.port().is_none() && amazon).then_some(parsed)
 }
 
+#[cfg(test)]
 fn is_sns_url(url: &str) -> bool {
     sns_url(url).is_some()
 }
