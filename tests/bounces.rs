@@ -293,3 +293,31 @@ fn a_forged_report_naming_subscribers_without_our_signed_tags_is_evidence_only()
     let csv = t.write("again.csv", "email\nreader1@example.com\n");
     assert_eq!(t.json(&["subscriber", "import", &csv, "--list", "digest", "--confirmed"])["report"]["skipped"], 0, "not suppressed");
 }
+
+#[test]
+fn mail_to_the_list_unsubscribe_mailto_address_unsubscribes_once_and_forgeries_do_nothing() {
+    let mut t = Tidings::new();
+    let (sink, _verp) = sent(&mut t);
+    let dump = sink.dump().replace("\r\n ", " ").replace("\n ", " ");
+    let header = dump.lines().find(|l| l.starts_with("List-Unsubscribe:") && l.contains("mailto:")).expect("a mailto in List-Unsubscribe");
+    let address = header.split("mailto:").nth(1).unwrap().split(['>', '?']).next().unwrap().to_string();
+    let mail = |to: &str| format!("From: someone@example.com\r\nTo: <{to}>\r\nSubject: unsubscribe\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <u1@example.com>\r\n\r\nunsubscribe\r\n");
+    let forged = address.replacen("-l", "-l1", 1);
+    let v = t.json(&["bounce", "ingest", &t.write("forged.eml", mail(&forged))]);
+    assert!(v["unsubscribed"].is_null(), "a forged address unsubscribes no one: {v}");
+    let v = t.json(&["bounce", "ingest", &t.write("u.eml", mail(&address))]);
+    assert_eq!((v["source"].as_str(), v["unsubscribed"].as_str()), (Some("mailto"), Some("news")), "{v}");
+    let who = v["subscriber"].as_str().unwrap().to_string();
+    let shown = t.json(&["subscriber", "show", &who]);
+    let news = shown["subscriptions"].as_array().unwrap().iter().find(|s| s["list"] == "news").unwrap().clone();
+    assert_eq!(news["status"], "unsubscribed", "{shown}");
+    assert!(shown["events"].to_string().contains("mailto"), "the event says how: {shown}");
+    // Idempotent: a second mail changes nothing and fails nothing.
+    let again = t.json(&["bounce", "ingest", &t.write("u2.eml", mail(&address))]);
+    assert_eq!(again["unsubscribed"], "news");
+    let others = ["reader1@example.com", "reader2@example.com", "reader3@example.com"].into_iter().filter(|r| *r != who);
+    for r in others {
+        let s = t.json(&["subscriber", "show", r]);
+        assert!(s["subscriptions"].as_array().unwrap().iter().all(|x| x["status"] == "confirmed"), "{r}: {s}");
+    }
+}

@@ -26,6 +26,9 @@ pub struct Ingested {
     pub issue: Option<String>,
     /// What the policy did, one entry per recorded bounce.
     pub decisions: Vec<Decision>,
+    /// The list a mail to our `List-Unsubscribe` mailto address left (source `mailto`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsubscribed: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,9 @@ pub enum IngestError {
 /// `event_id` names the message for idempotency (a Maildir file name): ingesting it twice records
 /// its bounces once.
 pub async fn ingest(app: &App, raw: &[u8], event_id: Option<&str>) -> Result<Ingested, IngestError> {
+    if let Some((subscriber_id, list_id)) = mailto_unsubscribe(app, raw) {
+        return unsubscribe_by_mail(app, subscriber_id, list_id).await;
+    }
     let verdict = read(raw)?;
     let (verp_target, source) = match find_verp(app, &verdict) {
         Some(t) => (Some(t), if verdict.recipients.is_empty() && matches!(verdict.kind, Kind::Hard | Kind::Soft) { Source::Verp } else { verdict.source }),
@@ -109,7 +115,49 @@ pub async fn ingest(app: &App, raw: &[u8], event_id: Option<&str>) -> Result<Ing
         Some(id) => store.issue_slug(id).await?,
         None => None,
     };
-    Ok(Ingested { kind: verdict.kind, source, recipients: verdict.recipients, subscriber, issue, decisions })
+    Ok(Ingested { kind: verdict.kind, source, recipients: verdict.recipients, subscriber, issue, decisions, unsubscribed: None })
+}
+
+/// Headers that name where a message was delivered: the envelope recipient (added by the MTA)
+/// and the addressees.
+const RECIPIENT_HEADERS: [&str; 5] = ["to", "cc", "delivered-to", "x-original-to", "envelope-to"];
+
+/// The (subscriber, list) of a signed unsubscribe address this message was sent to, read from
+/// the top-level headers only (a returned copy of an issue carries the address in its body).
+fn mailto_unsubscribe(app: &App, raw: &[u8]) -> Option<(i64, i64)> {
+    let end = memchr::memmem::find(raw, b"\r\n\r\n").or_else(|| memchr::memmem::find(raw, b"\n\n")).unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut current = String::new();
+    for line in head.lines() {
+        if !line.starts_with([' ', '\t']) {
+            current = line.split_once(':').map(|(name, _)| name.trim().to_ascii_lowercase()).unwrap_or_default();
+        }
+        if !RECIPIENT_HEADERS.contains(&current.as_str()) {
+            continue;
+        }
+        let value = if line.starts_with([' ', '\t']) { line } else { line.split_once(':').map_or("", |(_, v)| v) };
+        let found = value.split(['<', '>', ',', ';', ' ', '\t', '"']).filter(|w| w.contains('@')).find_map(|w| verp::parse_unsubscribe(&app.keys, w));
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+/// Unsubscribes as the one-click link does; a second mail changes nothing.
+async fn unsubscribe_by_mail(app: &App, subscriber_id: i64, list_id: i64) -> Result<Ingested, IngestError> {
+    let store = &app.store;
+    let list = match store.list_by_id(list_id).await {
+        Ok(list) => Some(list.slug),
+        Err(StoreError::UnknownList(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let subscriber = store.subscriber_email(subscriber_id).await?;
+    if list.is_some() && subscriber.is_some() {
+        let changed = store.unsubscribe_by_id(subscriber_id, list_id, "mailto", &crate::store::Actor("mailto".into())).await?;
+        tracing::info!(changed, "unsubscribed by mail to the List-Unsubscribe address");
+    }
+    Ok(Ingested { kind: Kind::NotBounce, source: Source::Mailto, recipients: Vec::new(), subscriber, issue: None, decisions: Vec::new(), unsubscribed: list })
 }
 
 fn find_verp(app: &App, verdict: &Verdict) -> Option<verp::VerpTarget> {
@@ -122,5 +170,6 @@ fn source_name(source: Source) -> &'static str {
         Source::Dsn => "dsn",
         Source::Arf => "arf",
         Source::Heuristic => "heuristic",
+        Source::Mailto => "mailto",
     }
 }

@@ -28,6 +28,8 @@ pub enum Source {
     Dsn,
     Arf,
     Heuristic,
+    /// Mail to the `mailto:` address of `List-Unsubscribe`.
+    Mailto,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
