@@ -30,7 +30,7 @@ addresses = sorted({r["address"] for e in expected.values() for r in e["recipien
 PY
 echo "messages: $n ($(ls "$corpus"/*.eml | wc -l) styles)  size: $(du -sh "$tmp/mail" | cut -f1)"
 
-export TIDINGS_DATABASE__URL="sqlite://$tmp/tidings.db" TIDINGS_SECURITY__SECRET_KEY=bench-key
+export TIDINGS_DATABASE__URL="sqlite://$tmp/tidings.db" TIDINGS_SECURITY__SECRET_KEY=bench-key-0123456789abcdef0123456789
 "$bin" init >/dev/null
 "$bin" list create bench --name Bench >/dev/null
 "$bin" subscriber import "$tmp/subscribers.csv" --list bench --confirmed >/dev/null

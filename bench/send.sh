@@ -24,7 +24,7 @@ trap 'kill $sink 2>/dev/null || true' EXIT
 sleep 0.5
 
 export TIDINGS_DATABASE__URL="sqlite://$out/tidings.db" TIDINGS_SMTP__TRANSPORT=smtp TIDINGS_SMTP__PORT=$port \
-  TIDINGS_SMTP__POOL_SIZE=$conns TIDINGS_DELIVERY__CONCURRENCY=$conns TIDINGS_SECURITY__SECRET_KEY=bench-key \
+  TIDINGS_SMTP__POOL_SIZE=$conns TIDINGS_DELIVERY__CONCURRENCY=$conns TIDINGS_SECURITY__SECRET_KEY=bench-key-0123456789abcdef0123456789 \
   TIDINGS_CONTENT__ISSUES_DIR=$PWD/content/issues
 if [ "$dkim" = ed25519 ]; then
   export TIDINGS_DKIM__DOMAIN=example.org TIDINGS_DKIM__SELECTOR=bench TIDINGS_DKIM__PRIVATE_KEY_PATH=$PWD/tests/fixtures/dkim/ed25519.pem

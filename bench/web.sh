@@ -16,7 +16,7 @@ out=$PWD/bench/out/web
 rm -rf "$out" && mkdir -p "$out/issues" "$out/static"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port); nginx_port=$(free_port)
-export TIDINGS_DATABASE__URL="sqlite://$out/tidings.db" TIDINGS_SECURITY__SECRET_KEY=bench-key TIDINGS_HTTP__BIND=127.0.0.1:$port \
+export TIDINGS_DATABASE__URL="sqlite://$out/tidings.db" TIDINGS_SECURITY__SECRET_KEY=bench-key-0123456789abcdef0123456789 TIDINGS_HTTP__BIND=127.0.0.1:$port \
   TIDINGS_SITE__BASE_URL=http://127.0.0.1:$port TIDINGS_SMTP__OUTBOX_DIR=$out/outbox TIDINGS_CONTENT__ISSUES_DIR=$out/issues
 "$bin" init >/dev/null
 "$bin" list create bench --name "Bench" >/dev/null

@@ -258,9 +258,10 @@ impl Config {
         for (var, value) in env {
             apply_env(&mut table, var, value)?;
         }
+        let secrets = secret_values(&table);
         let config: Config = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid { origin: origin.clone(), message: e.message().to_string() })?;
+            .map_err(|e: toml::de::Error| ConfigError::Invalid { origin: origin.clone(), message: redact(e.message(), &secrets) })?;
         config.validate().map_err(|message| ConfigError::Invalid { origin, message })?;
         Ok(config)
     }
@@ -278,6 +279,14 @@ impl Config {
         if self.delivery.max_attempts == 0 {
             return Err("delivery.max_attempts must be at least 1".into());
         }
+        // A short key can be guessed offline from one signed link; 32 bytes is what `openssl
+        // rand -hex 16` gives. Empty means: generate one and keep it in the database.
+        let short = |k: &secret::Secret| !k.is_empty() && k.expose().len() < MIN_SECRET_KEY_BYTES;
+        if short(&self.security.secret_key) || self.security.previous_keys.iter().any(short) {
+            return Err(format!(
+                "security.secret_key (and each of security.previous_keys) must be at least {MIN_SECRET_KEY_BYTES} bytes: generate one with `openssl rand -hex 32`, or leave it empty and Tidings keeps a generated key in its database"
+            ));
+        }
         crate::domain::LanguageTag::parse(&self.site.default_language).map_err(|e| format!("site.default_language: {e}"))?;
         Ok(())
     }
@@ -285,6 +294,38 @@ impl Config {
     pub fn dkim_enabled(&self) -> bool {
         !self.dkim.domain.is_empty() && !self.dkim.selector.is_empty() && !self.dkim.private_key_path.is_empty()
     }
+}
+
+/// The shortest `security.secret_key` accepted.
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+/// Keys whose values are secrets: an error about them must not repeat what was typed.
+const SECRET_KEYS: [&str; 5] = ["secret_key", "previous_keys", "password", "webhook_secret", "mailgun_signing_key"];
+
+/// Every string held under a secret key, anywhere in the table.
+fn secret_values(table: &toml::Table) -> Vec<String> {
+    let mut found = Vec::new();
+    for (key, value) in table {
+        match value {
+            toml::Value::Table(t) => found.extend(secret_values(t)),
+            _ if SECRET_KEYS.contains(&key.as_str()) => collect_strings(value, &mut found),
+            _ => {}
+        }
+    }
+    found
+}
+
+fn collect_strings(value: &toml::Value, out: &mut Vec<String>) {
+    match value {
+        toml::Value::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
+        toml::Value::String(s) if !s.is_empty() => out.push(s.clone()),
+        other => out.push(other.to_string()),
+    }
+}
+
+/// The message with every secret value replaced.
+fn redact(message: &str, secrets: &[String]) -> String {
+    secrets.iter().filter(|s| s.len() >= 3).fold(message.to_string(), |m, s| m.replace(s.as_str(), "<redacted>"))
 }
 
 fn defaults_table() -> toml::Table {
@@ -300,7 +341,7 @@ fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
     // Parse the file alone once, so an unknown key is reported against the file that has it.
     toml::Value::Table(table.clone())
         .try_into::<Config>()
-        .map_err(|e| ConfigError::Parse { path: path.into(), message: e.message().to_string() })?;
+        .map_err(|e| ConfigError::Parse { path: path.into(), message: redact(e.message(), &secret_values(&table)) })?;
     Ok(table)
 }
 
@@ -392,8 +433,20 @@ mod tests {
     }
 
     #[test]
+    fn a_short_secret_key_is_refused_and_a_mistyped_secret_is_not_echoed() {
+        let err = Config::load_from(None, &env(&[("TIDINGS_SECURITY__SECRET_KEY", "x")])).unwrap_err().to_string();
+        assert!(err.contains("at least 32 bytes") && err.contains("database"), "{err}");
+        assert!(Config::load_from(None, &env(&[("TIDINGS_SECURITY__SECRET_KEY", &"k".repeat(32))])).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "[security]\nsecret_key = 8675309123\n[smtp]\npassword = [\"hunter2hunter2\"]\n").unwrap();
+        let err = Config::load_from(Some(&path), &[]).unwrap_err().to_string();
+        assert!(!err.contains("8675309123") && !err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
     fn secrets_never_show_in_debug_output() {
-        let c = Config::load_from(None, &env(&[("TIDINGS_SECURITY__SECRET_KEY", "hunter2-very-secret"), ("TIDINGS_SMTP__PASSWORD", "pw-0987")])).unwrap();
+        let c = Config::load_from(None, &env(&[("TIDINGS_SECURITY__SECRET_KEY", "hunter2-very-secret-0123456789abcdef"), ("TIDINGS_SMTP__PASSWORD", "pw-0987")])).unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("pw-0987"), "{shown}");
     }

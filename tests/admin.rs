@@ -29,7 +29,7 @@ impl Admin {
         let mut t = Tidings::new();
         t.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
         t.set_env("TIDINGS_SMTP__PORT", &sink.port.to_string());
-        t.set_env("TIDINGS_SECURITY__SECRET_KEY", "admin-test-key");
+        t.set_env("TIDINGS_SECURITY__SECRET_KEY", "admin-test-key-0123456789abcdef0123456789");
         t.set_env("TIDINGS_CONTENT__ISSUES_DIR", &t.path().join("content").display().to_string());
         t.ok(&["list", "create", "news", "--name", "Tech News", "--language", "en"]);
         for role in ["owner", "editor", "viewer"] {

@@ -38,7 +38,7 @@ impl Api {
         let mut t = Tidings::new();
         t.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
         t.set_env("TIDINGS_SMTP__PORT", &sink.port.to_string());
-        t.set_env("TIDINGS_SECURITY__SECRET_KEY", "api-test-key");
+        t.set_env("TIDINGS_SECURITY__SECRET_KEY", "api-test-key-0123456789abcdef0123456789");
         t.set_env("TIDINGS_CONTENT__ISSUES_DIR", &t.path().join("content").display().to_string());
         let server = Serving::start(&mut t);
         Self { t, sink, server, http: Client::new() }

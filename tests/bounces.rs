@@ -22,7 +22,7 @@ fn sent(t: &mut Tidings) -> (Sink, std::collections::HashMap<String, String>) {
     let sink = Sink::start(&[]);
     t.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
     t.set_env("TIDINGS_SMTP__PORT", &sink.port.to_string());
-    t.set_env("TIDINGS_SECURITY__SECRET_KEY", "bounce-test-key");
+    t.set_env("TIDINGS_SECURITY__SECRET_KEY", "bounce-test-key-0123456789abcdef0123456789");
     t.set_env("TIDINGS_BOUNCE__SOFT_BOUNCE_THRESHOLD", "2");
     t.ok(&["list", "create", "news", "--name", "Tech News"]);
     t.ok(&["list", "create", "digest", "--name", "Digest"]);

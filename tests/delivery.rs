@@ -32,7 +32,7 @@ fn newsletter(n: usize, port: u16) -> Tidings {
     t.set_env("TIDINGS_SMTP__PORT", &port.to_string());
     t.set_env("TIDINGS_SMTP__TIMEOUT_SECS", "10");
     t.set_env("TIDINGS_DELIVERY__RETRY_BASE_SECS", "1");
-    t.set_env("TIDINGS_SECURITY__SECRET_KEY", "delivery-test-key");
+    t.set_env("TIDINGS_SECURITY__SECRET_KEY", "delivery-test-key-0123456789abcdef0123456789");
     let mut csv = String::from("email,name\n");
     for i in 0..n {
         csv.push_str(&format!("reader{i}@example.com,读者 {i}\n"));

@@ -49,7 +49,7 @@ fn site(extra_env: &[(&str, &str)]) -> Site {
         ("TIDINGS_SMTP__PORT", &sink.port.to_string()),
         ("TIDINGS_HTTP__BIND", &format!("127.0.0.1:{port}")),
         ("TIDINGS_SITE__BASE_URL", &base),
-        ("TIDINGS_SECURITY__SECRET_KEY", "web-test-key"),
+        ("TIDINGS_SECURITY__SECRET_KEY", "web-test-key-0123456789abcdef0123456789"),
         ("TIDINGS_CONTENT__ISSUES_DIR", &support::repo().join("content/issues").display().to_string()),
     ] {
         t.set_env(k, v);
