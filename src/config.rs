@@ -193,11 +193,42 @@ pub struct HttpConfig {
     /// Where `/metrics` (and a `/healthz`) are served, e.g. `127.0.0.1:9187`; empty: nowhere.
     /// Never the public port: counters can tell whether a sign-up address was known.
     pub metrics_bind: String,
+    /// Reverse proxies (CIDRs or addresses) whose `X-Forwarded-For` / `Forwarded` is believed:
+    /// rate limits and consent records then see the client, not the proxy. Empty: none.
+    pub trusted_proxies: Vec<String>,
+    /// Open connections served at once; more wait in the kernel's queue.
+    pub max_connections: u32,
+    /// Open connections from one client (IPv6: one /64); trusted proxies are not counted.
+    pub max_connections_per_client: u32,
+}
+
+impl HttpConfig {
+    /// `trusted_proxies` parsed; a bare address is a network of one.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("http.trusted_proxies: {entry:?} is neither an address nor a CIDR network like 10.0.0.0/8"))
+            })
+            .collect()
+    }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { bind: "127.0.0.1:8080".into(), subscribe_per_ip_per_minute: 10, subscribe_per_address_per_hour: 3, metrics_bind: String::new() }
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            subscribe_per_ip_per_minute: 10,
+            subscribe_per_address_per_hour: 3,
+            metrics_bind: String::new(),
+            trusted_proxies: Vec::new(),
+            max_connections: 1024,
+            max_connections_per_client: 64,
+        }
     }
 }
 
@@ -276,6 +307,10 @@ impl Config {
         if self.http.subscribe_per_ip_per_minute == 0 || self.http.subscribe_per_address_per_hour == 0 {
             return Err("http.subscribe_per_ip_per_minute and http.subscribe_per_address_per_hour must be at least 1".into());
         }
+        if self.http.max_connections == 0 || self.http.max_connections_per_client == 0 {
+            return Err("http.max_connections and http.max_connections_per_client must be at least 1".into());
+        }
+        self.http.trusted_proxy_nets()?;
         if self.delivery.max_attempts == 0 {
             return Err("delivery.max_attempts must be at least 1".into());
         }

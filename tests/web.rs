@@ -385,3 +385,70 @@ fn in_a_real_browser_a_reader_subscribes_with_the_form_and_leaves_with_the_butto
     assert_eq!(s.t.json(&["subscriber", "show", "browser.reader@example.com"])["name"], "李 读者");
     assert_eq!(s.subscription_status("leaver@example.com"), "unsubscribed");
 }
+
+/// Reads until the server closes the connection; how long that took, or None if it stayed open.
+fn closed_within(stream: &mut std::net::TcpStream, limit: Duration) -> Option<Duration> {
+    use std::io::Read;
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while start.elapsed() < limit {
+        stream.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return Some(start.elapsed()),
+        }
+    }
+    None
+}
+
+#[test]
+fn silent_and_idle_connections_are_closed_and_one_client_cannot_hold_every_connection() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let s = site(&[("TIDINGS_HTTP__MAX_CONNECTIONS_PER_CLIENT", "4")]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut silent = TcpStream::connect(&addr).unwrap();
+    let mut half = TcpStream::connect(&addr).unwrap();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut kept = TcpStream::connect(&addr).unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut fourth = TcpStream::connect(&addr).unwrap();
+    // The fifth at once from the same client is closed without an answer.
+    let mut fifth = TcpStream::connect(&addr).unwrap();
+    fifth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert!(closed_within(&mut fifth, Duration::from_secs(3)).is_some(), "a fifth connection from one client is refused");
+    // The kept-alive one was answered, then all four are closed by the header-read timeout.
+    for (name, stream) in [("silent", &mut silent), ("half a request head", &mut half), ("kept alive after a request", &mut kept), ("fourth", &mut fourth)] {
+        let took = closed_within(stream, Duration::from_secs(20)).unwrap_or_else(|| panic!("the {name} connection stayed open"));
+        assert!(took < Duration::from_secs(15), "{name}: {took:?}");
+    }
+    assert_eq!(Client::new().get(s.url("/healthz")).send().unwrap().status(), StatusCode::OK, "the slots are free again");
+}
+
+#[test]
+fn behind_a_trusted_proxy_limits_and_consent_see_the_forwarded_client_and_nobody_else_can_claim_one() {
+    let s = site(&[("TIDINGS_HTTP__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"), ("TIDINGS_HTTP__SUBSCRIBE_PER_IP_PER_MINUTE", "2")]);
+    // The client forged the left part; our proxy appended the address it saw.
+    let via_proxy = |client: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", format!("198.51.100.66, {client}").parse().unwrap());
+        Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
+    };
+    let codes: Vec<u16> = ["a1", "a2", "a3"].iter().map(|n| s.subscribe(&via_proxy("203.0.113.1"), &[("email", &format!("{n}@example.com"))]).status().as_u16()).collect();
+    assert_eq!(codes, [200, 200, 429], "one forwarded client is limited");
+    assert_eq!(s.subscribe(&via_proxy("203.0.113.2"), &[("email", "b@example.com")]).status(), StatusCode::OK, "another client behind the same proxy is not");
+    let consent = std::process::Command::new("sqlite3")
+        .arg(s.t.db_path())
+        .arg("SELECT consent_ip FROM subscriptions JOIN subscribers ON subscribers.id = subscriber_id WHERE email = 'b@example.com'")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&consent.stdout).trim(), "203.0.113.2", "the consent record holds the client, not the proxy");
+
+    // Without trusted proxies the header is the client's own claim and changes nothing.
+    let direct = site(&[("TIDINGS_HTTP__SUBSCRIBE_PER_IP_PER_MINUTE", "1")]);
+    assert_eq!(direct.subscribe(&via_proxy("203.0.113.3"), &[("email", "c1@example.com")]).status(), StatusCode::OK);
+    assert_eq!(direct.subscribe(&via_proxy("203.0.113.4"), &[("email", "c2@example.com")]).status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -31,12 +31,24 @@ impl Limits {
     }
 
     pub fn allow_ip(&self, ip: IpAddr) -> bool {
-        self.per_ip.check_key(&ip).is_ok()
+        self.per_ip.check_key(&limit_key(ip)).is_ok()
     }
 
     /// `key` is the address's normalised form, so case games do not buy more sign-ups.
     pub fn allow_address(&self, key: &str) -> bool {
         self.per_address.check_key(&key.to_string()).is_ok()
+    }
+}
+
+/// Whom a per-address limit counts: an IPv4 address, or an IPv6 client's /64 (one host is
+/// given a whole /64 and can use any address in it).
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
     }
 }
 
@@ -93,7 +105,9 @@ fn csrf_token(keys: &Keys, nonce: &str) -> String {
 /// A POSTed form is genuine when its token was made for this browser's nonce, recently, with
 /// any of our keys, and the browser does not say the request came from another site.
 pub fn csrf_ok(keys: &Keys, headers: &HeaderMap, token: &str) -> bool {
-    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+    // A sibling subdomain (`same-site`) is another site for our forms: only our own origin, or a
+    // browser that says nothing (typed, bookmarked), may post.
+    if matches!(headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()), Some("cross-site" | "same-site")) {
         return false;
     }
     let Some(nonce) = cookie(headers, CSRF_COOKIE) else { return false };
@@ -122,6 +136,20 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(limit_key(a), limit_key(b));
+        assert_ne!(limit_key(a), limit_key(other));
+        assert_eq!(limit_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7".parse::<IpAddr>().unwrap());
+        let limits = Limits::new(&HttpConfig { subscribe_per_ip_per_minute: 2, ..HttpConfig::default() });
+        assert!(limits.allow_ip(a) && limits.allow_ip(b));
+        assert!(!limits.allow_ip("2001:db8:1:2::99".parse().unwrap()), "a third address of the same /64 waits");
+        assert!(limits.allow_ip(other));
+    }
+
     fn with_cookie(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, HeaderValue::from_str(&format!("other=1; {CSRF_COOKIE}={value}")).unwrap());
@@ -138,9 +166,14 @@ mod tests {
         assert!(!csrf_ok(&keys, &HeaderMap::new(), &token));
         assert!(!csrf_ok(&Keys::new(b"k2".to_vec(), vec![]), &with_cookie(nonce), &token));
         assert!(csrf_ok(&Keys::new(b"k2".to_vec(), vec![b"k1".to_vec()]), &with_cookie(nonce), &token), "rotation keeps open forms good");
-        let mut cross = with_cookie(nonce);
-        cross.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert!(!csrf_ok(&keys, &cross, &token));
+        for site in ["cross-site", "same-site"] {
+            let mut cross = with_cookie(nonce);
+            cross.insert("sec-fetch-site", HeaderValue::from_static(site));
+            assert!(!csrf_ok(&keys, &cross, &token), "{site}");
+        }
+        let mut same = with_cookie(nonce);
+        same.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(csrf_ok(&keys, &same, &token));
         assert!(!csrf_ok(&keys, &with_cookie(nonce), "0.abc"), "too old");
     }
 }

@@ -4,14 +4,15 @@
 pub mod admin;
 pub mod api;
 mod archive;
+pub mod client_ip;
 mod guard;
 mod leave;
 mod metrics;
+mod server;
 mod subscribe;
 mod unsubscriber;
 mod webhooks;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,8 +41,6 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'
 pub enum WebError {
     #[error("cannot listen on {bind}: {source}")]
     Bind { bind: String, source: std::io::Error },
-    #[error("the HTTP server stopped: {0}")]
-    Serve(std::io::Error),
 }
 
 pub struct WebState {
@@ -53,12 +52,14 @@ pub struct WebState {
     admin_limits: admin::LoginLimits,
     /// The dashboard's chart data and the newest event it reflects.
     admin_charts: tokio::sync::RwLock<Option<(i64, std::time::Instant, Arc<admin::ChartData>)>>,
+    /// `http.trusted_proxies`, parsed.
+    proxies: Vec<ipnet::IpNet>,
 }
 
 pub type State = Arc<WebState>;
 
 /// Serves HTTP on `http.bind` until `stop` turns true; requests in progress finish first.
-pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Result<(), WebError> {
+pub async fn serve_http(app: Arc<App>, stop: watch::Receiver<bool>) -> Result<(), WebError> {
     let bind = app.config.http.bind.clone();
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| WebError::Bind { bind: bind.clone(), source })?;
     let interrupted = app.store.fail_interrupted_imports().await.unwrap_or_default();
@@ -72,53 +73,55 @@ pub async fn serve_http(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Resul
         unsubscriber: unsubscriber::Unsubscriber::start(app.store.clone()),
         admin_limits: admin::LoginLimits::default(),
         admin_charts: tokio::sync::RwLock::new(None),
+        proxies: app.config.http.trusted_proxy_nets().unwrap_or_default(),
         app,
     });
     tokio::spawn(guard::forget_old_keys(state.clone(), stop.clone()));
     tokio::spawn(recount(state.clone(), stop.clone()));
     tracing::info!(bind = %listener.local_addr().map(|a| a.to_string()).unwrap_or(bind), "HTTP server listening");
     let metrics = serve_metrics(state.clone(), stop.clone());
-    let shutdown = async move {
-        while !*stop.borrow() {
-            if stop.changed().await.is_err() {
-                break;
-            }
-        }
-    };
-    let public = axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown);
-    tokio::try_join!(async { public.await.map_err(WebError::Serve) }, metrics).map(|_| ())
+    let caps = connection_caps(&state);
+    let public = server::serve(listener, router(state), caps, stop);
+    tokio::try_join!(async { Ok(public.await) }, metrics).map(|_| ())
+}
+
+fn connection_caps(state: &WebState) -> server::Caps {
+    let http = &state.app.config.http;
+    server::Caps { connections: http.max_connections as usize, per_client: http.max_connections_per_client as usize, trusted: state.proxies.clone() }
 }
 
 /// `/metrics` and `/healthz` on `http.metrics_bind`, for the operator's Prometheus only.
-async fn serve_metrics(state: State, mut stop: watch::Receiver<bool>) -> Result<(), WebError> {
+async fn serve_metrics(state: State, stop: watch::Receiver<bool>) -> Result<(), WebError> {
     let bind = state.app.config.http.metrics_bind.clone();
     if bind.is_empty() {
         return Ok(());
     }
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| WebError::Bind { bind: bind.clone(), source })?;
     tracing::info!(bind = %bind, "metrics listening");
+    let caps = connection_caps(&state);
     let app = Router::new().route("/metrics", get(metrics::metrics)).route("/healthz", get(metrics::healthz)).with_state(state);
-    let shutdown = async move {
-        while !*stop.borrow() {
-            if stop.changed().await.is_err() {
-                break;
-            }
-        }
-    };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(WebError::Serve)
+    server::serve(listener, app, caps, stop).await;
+    Ok(())
 }
 
-/// Every request must finish within `REQUEST_TIMEOUT`, except a CSV upload, which streams for as
-/// long as the client sends (its size is capped instead).
+/// The two CSV uploads, which stream for as long as the client sends (their size is capped
+/// instead). Both are for staff: the credential is checked before the body is read.
+const UPLOAD_ROUTES: [&str; 2] = ["/admin/import", "/api/v1/lists/{slug}/import"];
+
+/// Every request must finish within `REQUEST_TIMEOUT`, except an upload.
 async fn time_limit(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let upload = request.method() == axum::http::Method::POST && request.uri().path().ends_with("/import");
-    if upload {
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str());
+    if is_upload(request.method(), route) {
         return next.run(request).await;
     }
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => (StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response(),
     }
+}
+
+fn is_upload(method: &axum::http::Method, route: Option<&str>) -> bool {
+    method == axum::http::Method::POST && route.is_some_and(|r| UPLOAD_ROUTES.contains(&r))
 }
 
 /// Keeps the per-list counts of the dashboard and the API within seconds of the truth, and the
@@ -216,4 +219,21 @@ pub(crate) fn internal(state: &WebState, error: impl std::fmt::Display) -> Respo
     tracing::error!(%error, "request failed");
     let _ = state;
     (StatusCode::INTERNAL_SERVER_ERROR, no_store(), "internal error").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn only_the_two_staff_uploads_may_outlast_the_request_time_limit() {
+        assert!(is_upload(&Method::POST, Some("/admin/import")));
+        assert!(is_upload(&Method::POST, Some("/api/v1/lists/{slug}/import")));
+        // Paths that merely end in /import, or no route at all, are held to the limit.
+        for route in [Some("/subscribe/import"), Some("/webhooks/bounces/{provider}"), Some("/api/{*rest}"), None] {
+            assert!(!is_upload(&Method::POST, route), "{route:?}");
+        }
+        assert!(!is_upload(&Method::GET, Some("/admin/import")));
+    }
 }

@@ -1,14 +1,14 @@
 //! `GET|POST /subscribe` and `GET|POST /confirm/{token}`: double opt-in. The answer to a sign-up is
 //! the same page whether the address was new, pending, confirmed or suppressed.
 
-use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Form, Path, Query, State as AxumState};
+use axum::extract::{Form, Path, Query, State as AxumState};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use serde::Deserialize;
 
+use super::client_ip::ClientIp;
 use super::guard::{csrf_ok, form_token, with_cookie};
 use super::{State, WebState, internal, no_store, notice};
 use crate::app::Counters;
@@ -44,7 +44,7 @@ pub async fn form(AxumState(state): AxumState<State>, headers: HeaderMap, Query(
     render_form(&state, &headers, StatusCode::OK, p, &lists, &SignUp { list: q.list, ..SignUp::default() }, None)
 }
 
-pub async fn submit(AxumState(state): AxumState<State>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(signup): Form<SignUp>) -> Response {
+pub async fn submit(AxumState(state): AxumState<State>, ClientIp(client): ClientIp, headers: HeaderMap, Form(signup): Form<SignUp>) -> Response {
     let lists = match public_lists(&state).await {
         Ok(l) => l,
         Err(e) => return internal(&state, e),
@@ -56,7 +56,7 @@ pub async fn submit(AxumState(state): AxumState<State>, ConnectInfo(peer): Conne
     if !signup.website.is_empty() {
         return check_inbox(&state, p);
     }
-    if !state.limits.allow_ip(peer.ip()) {
+    if !state.limits.allow_ip(client) {
         return notice(&state, StatusCode::TOO_MANY_REQUESTS, p, p.too_many_heading, p.too_many_text);
     }
     let email = match EmailAddress::parse(&signup.email) {
@@ -73,7 +73,7 @@ pub async fn submit(AxumState(state): AxumState<State>, ConnectInfo(peer): Conne
     if !state.limits.allow_address(&email.key()) {
         return notice(&state, StatusCode::TOO_MANY_REQUESTS, p, p.too_many_heading, p.too_many_text);
     }
-    let ip = peer.ip().to_string();
+    let ip = client.to_string();
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(300).collect::<String>());
     let new = NewSubscription { email: &email, name: &name, list_id: list.id, confirmed: false, source: ConsentSource::Form, ip: Some(&ip), user_agent: user_agent.as_deref(), attributes: None };
     match state.app.store.add_subscription(new, &Actor("web".into())).await {

@@ -1,12 +1,12 @@
 //! Logging in and out. A failed login says the same for an unknown address as for a wrong
 //! password, takes as long, and is rate-limited per IP address and per account.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, State as Extract};
+use axum::extract::State as Extract;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -17,10 +17,30 @@ use super::layout::{head, message};
 use super::{SESSION_COOKIE, Staff, strings};
 use crate::domain::EmailAddress;
 use crate::staff::{Secret256, credentials::waste_a_verification, verify_password};
+use crate::web::client_ip::ClientIp;
 use crate::web::{State, guard};
 
 /// Staff sessions last a working day.
 const SESSION_HOURS: i64 = 12;
+
+/// argon2 takes tens of milliseconds of one core by design: never on the async workers, and at
+/// most two at once, so a burst of logins cannot stall every other request.
+static VERIFICATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Whether the password matches the hash; without a hash (unknown address) the same work is
+/// done, so the time taken says nothing about which addresses are staff.
+async fn password_matches(password: String, hash: Option<String>) -> bool {
+    let _permit = VERIFICATIONS.acquire().await.expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => verify_password(&password, &hash),
+        None => {
+            waste_a_verification(&password);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
 
 pub struct LoginLimits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -86,7 +106,7 @@ pub struct Login {
     password: String,
 }
 
-pub async fn submit(Extract(state): Extract<State>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, Form(login): Form<Login>) -> Response {
+pub async fn submit(Extract(state): Extract<State>, ClientIp(client_ip): ClientIp, headers: HeaderMap, Form(login): Form<Login>) -> Response {
     let t = strings(&headers);
     let again = |status: StatusCode, problem: &str| {
         let (token, cookie) = guard::form_token(&state.app.keys, &headers, secure(&state));
@@ -98,8 +118,9 @@ pub async fn submit(Extract(state): Extract<State>, ConnectInfo(peer): ConnectIn
     // Per account and address: a stranger's guesses cannot lock the owner out elsewhere.
     // Keyed on the address as the store finds it: `owner@exam\u{ad}ple.org` is the same account.
     let account_key = EmailAddress::parse(login.email.trim()).map_or_else(|_| login.email.trim().to_lowercase(), |e| e.key());
-    let key = format!("{account_key} {}", peer.ip());
-    if !state.admin_limits.per_ip.check_key(&peer.ip()).is_ok() || !state.admin_limits.per_account.check_key(&key).is_ok() {
+    let client = guard::limit_key(client_ip);
+    let key = format!("{account_key} {client}");
+    if !state.admin_limits.per_ip.check_key(&client).is_ok() || !state.admin_limits.per_account.check_key(&key).is_ok() {
         return again(StatusCode::TOO_MANY_REQUESTS, t.throttled);
     }
     let account = match EmailAddress::parse(login.email.trim()) {
@@ -109,16 +130,13 @@ pub async fn submit(Extract(state): Extract<State>, ConnectInfo(peer): ConnectIn
         },
         Err(_) => None,
     };
-    let member = match account {
-        Some((member, hash)) if verify_password(&login.password, &hash) => member,
-        Some(_) => return again(StatusCode::UNAUTHORIZED, t.login_failed),
-        None => {
-            waste_a_verification(&login.password);
-            return again(StatusCode::UNAUTHORIZED, t.login_failed);
-        }
+    let (member, hash) = account.map_or((None, None), |(member, hash)| (Some(member), Some(hash)));
+    let member = match (member, password_matches(login.password.clone(), hash).await) {
+        (Some(member), true) => member,
+        _ => return again(StatusCode::UNAUTHORIZED, t.login_failed),
     };
     let (session, csrf) = (Secret256::session(), Secret256::session());
-    if let Err(e) = state.app.store.create_session(&member, &session.digest(), csrf.expose(), chrono::Duration::hours(SESSION_HOURS), &peer.ip().to_string()).await {
+    if let Err(e) = state.app.store.create_session(&member, &session.digest(), csrf.expose(), chrono::Duration::hours(SESSION_HOURS), &client_ip.to_string()).await {
         return crate::web::internal(&state, e);
     }
     let flags = if secure(&state) { "; Secure" } else { "" };

@@ -120,7 +120,7 @@ impl FromRequestParts<State> for Staff {
         match state.app.store.session(&Secret256::from_presented(value).digest()).await {
             Ok(Some(mut session)) => {
                 // Every change is audited with who and from where.
-                session.identity.actor = crate::store::Actor(format!("{} from {}", session.identity.actor.0, peer(parts)));
+                session.identity.actor = crate::store::Actor(format!("{} from {}", session.identity.actor.0, peer(parts, state)));
                 Ok(Staff { session, t })
             }
             Ok(None) => Err(to_login()),
@@ -129,9 +129,12 @@ impl FromRequestParts<State> for Staff {
     }
 }
 
-/// The client's address, as the connection gives it.
-pub fn peer(parts: &Parts) -> String {
-    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
+/// The client's address, for the audit line (behind a trusted proxy, the proxy's client).
+pub fn peer(parts: &Parts, state: &State) -> String {
+    if parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().is_none() {
+        return "unknown".to_string();
+    }
+    super::client_ip::of(parts, &state.proxies).to_string()
 }
 
 pub fn strings(headers: &axum::http::HeaderMap) -> &'static AdminStrings {

@@ -221,7 +221,7 @@ impl FromRequestParts<State> for Caller {
         let Some(token) = presented.filter(|t| !t.is_empty()) else { return Err(ApiError::unauthorized()) };
         match state.app.store.authenticate_token(&Secret256::from_presented(token).digest()).await? {
             Some(mut identity) => {
-                identity.actor = crate::store::Actor(format!("{} from {}", identity.actor.0, super::admin::peer(parts)));
+                identity.actor = crate::store::Actor(format!("{} from {}", identity.actor.0, super::admin::peer(parts, state)));
                 Ok(Caller(identity))
             }
             None => Err(ApiError::unauthorized()),
