@@ -83,6 +83,17 @@ pub struct SmtpConfig {
     pub password: Secret,
     pub pool_size: u32,
     pub timeout_secs: u64,
+    /// AUTH over an unencrypted connection to a relay that is not on this host. Off: the
+    /// password would cross the network in clear text.
+    pub allow_plaintext_auth: bool,
+}
+
+impl SmtpConfig {
+    /// Whether AUTH would send the password in clear text across a network.
+    fn plaintext_auth_over_network(&self) -> bool {
+        let loopback = self.host.eq_ignore_ascii_case("localhost") || self.host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        self.transport == TransportKind::Smtp && self.tls == TlsMode::None && !self.username.is_empty() && !loopback && !self.allow_plaintext_auth
+    }
 }
 
 impl Default for SmtpConfig {
@@ -97,6 +108,7 @@ impl Default for SmtpConfig {
             password: Secret::default(),
             pool_size: 8,
             timeout_secs: 30,
+            allow_plaintext_auth: false,
         }
     }
 }
@@ -311,6 +323,12 @@ impl Config {
             return Err("http.max_connections and http.max_connections_per_client must be at least 1".into());
         }
         self.http.trusted_proxy_nets()?;
+        if self.smtp.plaintext_auth_over_network() {
+            return Err(format!(
+                "smtp.username is set but smtp.tls = \"none\": the password would cross the network to {} in clear text; set smtp.tls = \"starttls\" or \"tls\", or smtp.allow_plaintext_auth = true if that network is trusted",
+                self.smtp.host
+            ));
+        }
         if self.delivery.max_attempts == 0 {
             return Err("delivery.max_attempts must be at least 1".into());
         }

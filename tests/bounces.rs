@@ -321,3 +321,31 @@ fn mail_to_the_list_unsubscribe_mailto_address_unsubscribes_once_and_forgeries_d
         assert!(s["subscriptions"].as_array().unwrap().iter().all(|x| x["status"] == "confirmed"), "{r}: {s}");
     }
 }
+
+#[test]
+fn a_captured_mailgun_notification_cannot_be_posted_again_or_late() {
+    use hmac::{Hmac, Mac};
+    let mut t = Tidings::new();
+    let _sent = sent(&mut t);
+    t.set_env("TIDINGS_BOUNCE__MAILGUN_SIGNING_KEY", "mailgun-signing-key");
+    let s = serve(&mut t);
+    let signed = |timestamp: i64, token: &str, id: &str| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"mailgun-signing-key").unwrap();
+        mac.update(format!("{timestamp}{token}").as_bytes());
+        let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            r#"{{"signature":{{"timestamp":"{timestamp}","token":"{token}","signature":"{signature}"}},"event-data":{{"id":"{id}","event":"failed","severity":"temporary","recipient":"reader1@example.com","delivery-status":{{"code":452,"message":"4.2.2 mailbox full"}}}}}}"#
+        )
+    };
+    let post = |body: String| reqwest::blocking::Client::new().post(format!("{}/webhooks/bounces/mailgun", s.1)).header("X-Tidings-Secret", "hook-secret").body(body).send().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let first = post(signed(now, "token-1", "ev-1"));
+    assert_eq!(first.status(), 200, "{:?}", first.text());
+    let replayed = post(signed(now, "token-1", "ev-2"));
+    assert_eq!(replayed.status(), 401);
+    assert_eq!(replayed.json::<serde_json::Value>().unwrap()["error"]["code"], "replayed_signature");
+    let late = post(signed(now - 3600, "token-2", "ev-3"));
+    assert_eq!(late.status(), 401);
+    assert_eq!(late.json::<serde_json::Value>().unwrap()["error"]["code"], "stale_signature");
+    assert_eq!(t.json(&["subscriber", "show", "reader1@example.com"])["bounces"].as_array().unwrap().len(), 1, "only the first was recorded");
+}

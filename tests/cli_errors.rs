@@ -59,6 +59,23 @@ fn configuration_errors_name_the_key() {
 }
 
 #[test]
+fn a_password_is_never_sent_in_clear_text_to_a_relay_on_another_host() {
+    let relay = |host: &str, tls: &str, allow: &str| {
+        let mut t = Tidings::new();
+        for (k, v) in [("TIDINGS_SMTP__TRANSPORT", "smtp"), ("TIDINGS_SMTP__HOST", host), ("TIDINGS_SMTP__TLS", tls), ("TIDINGS_SMTP__USERNAME", "mailer"), ("TIDINGS_SMTP__PASSWORD", "hunter2-secret"), ("TIDINGS_SMTP__ALLOW_PLAINTEXT_AUTH", allow)] {
+            t.set_env(k, v);
+        }
+        t
+    };
+    let e = relay("relay.example.net", "none", "false").fails(&["init"], 2);
+    assert!(e.contains("smtp.tls") && e.contains("relay.example.net") && e.contains("allow_plaintext_auth"), "{e}");
+    assert!(!e.contains("hunter2-secret"), "{e}");
+    for (host, tls, allow) in [("127.0.0.1", "none", "false"), ("localhost", "none", "false"), ("::1", "none", "false"), ("relay.example.net", "starttls", "false"), ("relay.example.net", "none", "true")] {
+        relay(host, tls, allow).ok(&["init"]);
+    }
+}
+
+#[test]
 fn an_unreachable_database_is_a_runtime_failure() {
     let mut t = Tidings::new();
     t.set_env("TIDINGS_DATABASE__URL", "sqlite:///nonexistent-dir/for-sure/t.db");

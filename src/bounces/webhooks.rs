@@ -167,17 +167,26 @@ fn mailgun(json: &Value) -> Result<Vec<WebhookEvent>, WebhookError> {
     })
 }
 
-/// Mailgun signs `timestamp + token` with the webhook signing key (HMAC-SHA256, hex).
-pub fn mailgun_signature_ok(json_body: &[u8], signing_key: &str) -> bool {
+/// What a verified Mailgun signature vouches for: when it was made and its one-time token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailgunStamp {
+    pub timestamp: i64,
+    pub token: String,
+}
+
+/// Mailgun signs `timestamp + token` with the webhook signing key (HMAC-SHA256, hex). The stamp
+/// when the signature verifies; the caller still refuses old timestamps and seen tokens.
+pub fn mailgun_signature(json_body: &[u8], signing_key: &str) -> Option<MailgunStamp> {
     use hmac::{Hmac, Mac};
-    let Ok(json) = serde_json::from_slice::<Value>(json_body) else { return false };
-    let Some(sig) = json.get("signature") else { return false };
-    let (Some(timestamp), Some(token), Some(signature)) = (text(sig, "timestamp"), text(sig, "token"), text(sig, "signature")) else { return false };
-    let Ok(expected) = (0..signature.len()).step_by(2).map(|i| u8::from_str_radix(signature.get(i..i + 2).unwrap_or("zz"), 16)).collect::<Result<Vec<u8>, _>>() else { return false };
-    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(signing_key.as_bytes()) else { return false };
+    let json = serde_json::from_slice::<Value>(json_body).ok()?;
+    let sig = json.get("signature")?;
+    let (timestamp, token, signature) = (text(sig, "timestamp")?, text(sig, "token")?, text(sig, "signature")?);
+    let expected = (0..signature.len()).step_by(2).map(|i| u8::from_str_radix(signature.get(i..i + 2).unwrap_or("zz"), 16)).collect::<Result<Vec<u8>, _>>().ok()?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(signing_key.as_bytes()).ok()?;
     mac.update(timestamp.as_bytes());
     mac.update(token.as_bytes());
-    mac.verify_slice(&expected).is_ok()
+    mac.verify_slice(&expected).ok()?;
+    Some(MailgunStamp { timestamp: timestamp.parse().ok()?, token: token.to_string() })
 }
 
 fn generic(json: &Value) -> Result<Vec<WebhookEvent>, WebhookError> {
@@ -246,8 +255,8 @@ mod tests {
         mac.update(b"1700000000tok");
         let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
         let body = format!(r#"{{"signature":{{"timestamp":"1700000000","token":"tok","signature":"{sig}"}}}}"#);
-        assert!(mailgun_signature_ok(body.as_bytes(), "key"));
-        assert!(!mailgun_signature_ok(body.as_bytes(), "other"));
-        assert!(!mailgun_signature_ok(b"{}", "key"));
+        assert_eq!(mailgun_signature(body.as_bytes(), "key"), Some(MailgunStamp { timestamp: 1_700_000_000, token: "tok".into() }));
+        assert_eq!(mailgun_signature(body.as_bytes(), "other"), None);
+        assert_eq!(mailgun_signature(b"{}", "key"), None);
     }
 }

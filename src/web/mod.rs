@@ -54,6 +54,7 @@ pub struct WebState {
     admin_charts: tokio::sync::RwLock<Option<(i64, std::time::Instant, Arc<admin::ChartData>)>>,
     /// `http.trusted_proxies`, parsed.
     proxies: Vec<ipnet::IpNet>,
+    mailgun_stamps: webhooks::MailgunStamps,
 }
 
 pub type State = Arc<WebState>;
@@ -74,6 +75,7 @@ pub async fn serve_http(app: Arc<App>, stop: watch::Receiver<bool>) -> Result<()
         admin_limits: admin::LoginLimits::default(),
         admin_charts: tokio::sync::RwLock::new(None),
         proxies: app.config.http.trusted_proxy_nets().unwrap_or_default(),
+        mailgun_stamps: webhooks::MailgunStamps::default(),
         app,
     });
     tokio::spawn(guard::forget_old_keys(state.clone(), stop.clone()));

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::State;
 use super::guard::constant_eq;
-use crate::bounces::webhooks::{Notification, WebhookError, mailgun_signature_ok, parse};
+use crate::bounces::webhooks::{MailgunStamp, Notification, WebhookError, mailgun_signature, parse};
 use crate::domain::EmailAddress;
 use crate::store::{Decision, NewBounce};
 
@@ -24,6 +24,51 @@ pub struct SecretQuery {
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({"error": {"code": code, "message": message, "field": null}}))).into_response()
+}
+
+/// How far a Mailgun timestamp may be from our clock (Mailgun's own advice is minutes).
+const MAILGUN_WINDOW_SECS: i64 = 300;
+
+/// Why a correctly signed Mailgun notification is still refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StampRefusal {
+    Stale,
+    Replayed,
+}
+
+impl StampRefusal {
+    fn code(self) -> &'static str {
+        match self {
+            StampRefusal::Stale => "stale_signature",
+            StampRefusal::Replayed => "replayed_signature",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            StampRefusal::Stale => "the Mailgun signature's timestamp is more than 5 minutes from now",
+            StampRefusal::Replayed => "this Mailgun signature token was already used",
+        }
+    }
+}
+
+/// The Mailgun tokens seen within the window: a captured, correctly signed notification cannot
+/// be posted again. Tokens older than the window are forgotten (their timestamp refuses them).
+#[derive(Default)]
+pub struct MailgunStamps(std::sync::Mutex<std::collections::HashMap<String, i64>>);
+
+impl MailgunStamps {
+    pub fn admit(&self, stamp: &MailgunStamp, now: i64) -> Result<(), StampRefusal> {
+        let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.retain(|_, at| now - *at <= MAILGUN_WINDOW_SECS);
+        if (now - stamp.timestamp).abs() > MAILGUN_WINDOW_SECS {
+            return Err(StampRefusal::Stale);
+        }
+        if seen.insert(stamp.token.clone(), stamp.timestamp).is_some() {
+            return Err(StampRefusal::Replayed);
+        }
+        Ok(())
+    }
 }
 
 /// The largest notification batch read (SendGrid posts thousands of events at once).
@@ -50,8 +95,13 @@ pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<St
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "a notification batch is at most 8 MiB"),
     };
     let signing_key = config.mailgun_signing_key.expose();
-    if provider == "mailgun" && !signing_key.is_empty() && !mailgun_signature_ok(&body, signing_key) {
-        return error(StatusCode::UNAUTHORIZED, "bad_signature", "the Mailgun signature does not verify");
+    if provider == "mailgun" && !signing_key.is_empty() {
+        let Some(stamp) = mailgun_signature(&body, signing_key) else {
+            return error(StatusCode::UNAUTHORIZED, "bad_signature", "the Mailgun signature does not verify");
+        };
+        if let Err(why) = state.mailgun_stamps.admit(&stamp, chrono::Utc::now().timestamp()) {
+            return error(StatusCode::UNAUTHORIZED, why.code(), why.message());
+        }
     }
     let events = match parse(&provider, &body) {
         Ok(Notification::Events(events)) => events,
@@ -156,6 +206,25 @@ fn is_sns_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::is_sns_url;
+    use super::{MailgunStamp, MailgunStamps, StampRefusal};
+
+    fn stamp(timestamp: i64, token: &str) -> MailgunStamp {
+        MailgunStamp { timestamp, token: token.into() }
+    }
+
+    #[test]
+    fn old_and_replayed_mailgun_signatures_are_refused() {
+        let stamps = MailgunStamps::default();
+        let now = 1_800_000_000;
+        assert_eq!(stamps.admit(&stamp(now - 301, "a"), now), Err(StampRefusal::Stale));
+        assert_eq!(stamps.admit(&stamp(now + 301, "b"), now), Err(StampRefusal::Stale), "from the future");
+        assert_eq!(stamps.admit(&stamp(now - 10, "c"), now), Ok(()));
+        assert_eq!(stamps.admit(&stamp(now - 10, "c"), now + 5), Err(StampRefusal::Replayed));
+        assert_eq!(stamps.admit(&stamp(now, "d"), now), Ok(()));
+        // Past the window the token is forgotten, and its timestamp alone refuses it.
+        assert_eq!(stamps.admit(&stamp(now - 10, "c"), now + 400), Err(StampRefusal::Stale));
+        assert_eq!(stamps.0.lock().unwrap().len(), 0, "memory stays bounded by the window");
+    }
 
     #[test]
     fn only_amazon_sns_urls_are_fetched() {
