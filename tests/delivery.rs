@@ -451,3 +451,53 @@ fn a_connection_dropped_mid_data_is_retried_without_losing_the_reader() {
     assert_eq!(server.attempts("reader1@example.com"), 2);
     assert_eq!(status(&t)["deliveries"]["sent"], 3);
 }
+
+/// Whether any of the database's files holds `needle`.
+fn database_holds(t: &Tidings, needle: &str) -> Option<String> {
+    ["tidings.db", "tidings.db-wal"].into_iter().find(|file| std::fs::read(t.path().join(file)).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))).map(str::to_string)
+}
+
+#[test]
+fn an_erased_reader_leaves_no_address_in_delivery_diagnostics_events_or_the_status() {
+    let server = TestSmtp::start(|rcpt, _| match rcpt {
+        "reader1@example.com" => Some("550 5.1.1 <reader1@example.com>: Recipient address rejected: User unknown".into()),
+        "reader2@example.com" => Some("451 4.2.0 <reader2@example.com> mailbox busy".into()),
+        _ => None,
+    });
+    let mut t = newsletter(3, server.port);
+    t.set_env("TIDINGS_DELIVERY__MAX_ATTEMPTS", "1");
+    t.ok(&["issue", "send", "2026-11"]);
+    t.ok(&["deliver", "--until-idle"]);
+    let errors = status(&t)["top_errors"].to_string();
+    assert!(errors.contains("<[address]>: Recipient address rejected") && !errors.contains("reader1@"), "{errors}");
+    t.ok(&["subscriber", "erase", "reader1@example.com"]);
+    t.ok(&["subscriber", "erase", "reader2@example.com"]);
+    for gone in ["reader1@example.com", "reader2@example.com"] {
+        assert_eq!(database_holds(&t, gone), None, "{gone} is still stored");
+    }
+    assert!(database_holds(&t, "reader0@example.com").is_some(), "the check can find an address that is there");
+}
+
+#[test]
+fn addresses_stored_before_the_upgrade_are_scrubbed_once_and_the_log_stays_append_only() {
+    let t = newsletter(1, 25);
+    let sql = |q: &str| {
+        let out = std::process::Command::new("sqlite3").arg(t.db_path()).arg(q).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr))
+    };
+    // What an older version wrote: addresses in a diagnostic and in an event's detail.
+    let (ok, out) = sql(
+        "DROP TRIGGER events_append_only_update;
+         INSERT INTO events (at, type, actor, detail) VALUES ('2026-01-01T00:00:00Z', 'confirmation.failed', 'delivery', '{\"error\":\"550 old.reader@example.com unknown\"}');
+         CREATE TRIGGER events_append_only_update BEFORE UPDATE OF id, at, type, actor, list_id, issue_id, detail ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+         INSERT INTO deliveries (issue_id, subscriber_id, state, last_error, updated_at) SELECT id, NULL, 'failed', '550 <old.reader@example.com> gone', '2026-01-01T00:00:00Z' FROM issues;
+         DELETE FROM settings WHERE key = 'addresses_scrubbed';",
+    );
+    assert!(ok, "{out}");
+    t.ok(&["list", "ls"]);
+    assert_eq!(sql("SELECT last_error FROM deliveries WHERE last_error LIKE '550 <%'").1, "550 <[address]> gone");
+    assert_eq!(sql("SELECT detail FROM events WHERE type = 'confirmation.failed'").1, r#"{"error":"550 [address] unknown"}"#);
+    let (ok, out) = sql("UPDATE events SET detail = '{}' WHERE type = 'confirmation.failed'");
+    assert!(!ok && out.contains("append-only"), "the guard is back: {out}");
+    assert_eq!(database_holds(&t, "old.reader@example.com"), None);
+}

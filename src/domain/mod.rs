@@ -6,6 +6,7 @@ mod email;
 mod issue;
 mod language;
 mod name;
+pub mod personal;
 mod role;
 mod slug;
 mod status;

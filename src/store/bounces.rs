@@ -109,7 +109,7 @@ pub(super) async fn apply_bounce(conn: &mut SqliteConnection, b: &NewBounce<'_>,
         sqlx::query("UPDATE deliveries SET state = 'bounced', last_error = $3, updated_at = $4 WHERE issue_id = $1 AND subscriber_id = $2 AND state = 'sent'")
             .bind(issue)
             .bind(b.subscriber_id)
-            .bind(b.diagnostic.unwrap_or(b.reason))
+            .bind(crate::domain::personal::scrub_addresses(b.diagnostic.unwrap_or(b.reason)).as_ref())
             .bind(now)
             .execute(&mut *conn)
             .await?;

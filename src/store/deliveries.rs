@@ -10,6 +10,7 @@ use serde_json::json;
 use super::events::{Actor, NewEvent, append};
 use super::bounces::{BouncePolicy, NewBounce, apply_bounce};
 use super::{Result, Store, StoreError};
+use crate::domain::personal::scrub_addresses;
 
 /// A claimed delivery with what is needed to write its message.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -198,7 +199,8 @@ impl Store {
             .bind(state)
             .bind(next)
             .bind(code.map(i64::from))
-            .bind(error)
+            // The relay's reply names the reader; the row outlives an erasure of them.
+            .bind(error.map(|e| scrub_addresses(e).into_owned()))
             .bind(attempts_back)
             .bind(now)
             .bind(d.id)

@@ -5,6 +5,7 @@ use serde_json::Value;
 use sqlx::SqliteConnection;
 
 use super::{Result, Store};
+use crate::domain::personal::scrub_addresses;
 
 /// Who caused an event: `cli`, `import`, `web`, `system`, or `staff:<email>` later.
 #[derive(Debug, Clone)]
@@ -51,7 +52,8 @@ pub(super) async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>, at:
     .bind(event.subscriber_id)
     .bind(event.list_id)
     .bind(event.issue_id)
-    .bind(event.detail.to_string())
+    // No reader's address in the append-only log: it could never be erased from there.
+    .bind(scrub_addresses(&event.detail.to_string()).as_ref())
     .execute(conn)
     .await?;
     Ok(())

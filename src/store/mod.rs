@@ -17,6 +17,7 @@ mod import_jobs;
 mod instances;
 mod issues;
 mod lists;
+mod scrub;
 mod staff;
 mod staff_views;
 mod subscribers;
@@ -166,7 +167,9 @@ impl Store {
             .await
             .map_err(open_err)?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())) })
+        let store = Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())) };
+        store.scrub_stored_addresses().await?;
+        Ok(store)
     }
 
     /// Schema versions applied, newest last.
