@@ -190,3 +190,35 @@ fn export_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text() {
     assert!(out.contains("mallory@example.com,\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"x\"\")\",'@SUM(1),"), "{out}");
     assert!(out.contains("-dash@example.com,'+1,ok,"), "the address stays as it is, the name is defused: {out}");
 }
+
+#[test]
+fn suppression_entries_are_keyed_per_installation_and_old_bare_hashes_keep_suppressing() {
+    let sql = |t: &Tidings, q: &str| {
+        let out = std::process::Command::new("sqlite3").arg(t.db_path()).arg(q).output().unwrap();
+        assert!(out.status.success(), "{q}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // SHA-256 of the lower-cased address: what an entry was before keys.
+    let bare = |address: &str| {
+        use sha2::Digest;
+        sha2::Sha256::digest(address.as_bytes()).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let (one, two) = (Tidings::new().with_list("news"), Tidings::new().with_list("news"));
+    for t in [&one, &two] {
+        t.ok(&["subscriber", "add", "gone@example.com", "--list", "news", "--confirmed"]);
+        t.ok(&["subscriber", "erase", "gone@example.com"]);
+    }
+    let (entry_one, entry_two) = (sql(&one, "SELECT email_hash FROM suppressions"), sql(&two, "SELECT email_hash FROM suppressions"));
+    assert!(entry_one.starts_with("k1:") && entry_one != entry_two, "{entry_one} / {entry_two}");
+    assert!(!entry_one.contains(&bare("gone@example.com")));
+
+    // A database from before keys: bare entries, no key yet. Opening it keys them in place.
+    sql(&one, &format!("DELETE FROM settings WHERE key = 'suppression_key'; DELETE FROM suppressions; INSERT INTO suppressions (email_hash, reason, created_at) VALUES ('{}', 'complaint', '2026-01-01T00:00:00Z'), ('{}', 'erased', '2026-01-01T00:00:00Z')", bare("old.complainer@example.com"), bare("gone@example.com")));
+    let refused = one.fails(&["subscriber", "add", "Old.Complainer@example.com", "--list", "news", "--confirmed"], 2);
+    assert!(refused.contains("suppressed"), "{refused}");
+    let file = one.write("back.csv", "email\ngone@example.com\nnew@example.com\n");
+    let report = import(&one, &file, "news", &["--confirmed"]);
+    assert_eq!((report["imported"].as_u64(), report["skipped"].as_u64()), (Some(1), Some(1)), "{report:#}");
+    let entries = sql(&one, "SELECT email_hash FROM suppressions ORDER BY 1");
+    assert!(entries.lines().all(|e| e.starts_with("k1:")) && entries.lines().count() == 2, "{entries}");
+}

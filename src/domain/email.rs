@@ -94,12 +94,74 @@ impl EmailAddress {
         self.address.to_ascii_lowercase()
     }
 
-    /// SHA-256 of `key()`, hex: what the suppression list keeps after the address itself is erased.
-    pub fn suppression_hash(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = Sha256::digest(self.key().as_bytes());
-        digest.iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 0xf)] as char]).collect()
+    /// SHA-256 of `key()`: what [`SuppressionKey::hash`] keys into the suppression list's entry.
+    pub fn suppression_digest(&self) -> [u8; 32] {
+        Sha256::digest(self.key().as_bytes()).into()
     }
+}
+
+/// The key of the suppression list's hashes, one per installation. A bare SHA-256 of an address
+/// can be looked up in any list of addresses' hashes and linked across databases; keyed, an
+/// entry means nothing without this installation's key. It never rotates (an entry hashed under
+/// a forgotten key would let the address be mailed again), so it is not `security.secret_key`.
+#[derive(Clone)]
+pub struct SuppressionKey([u8; 32]);
+
+impl SuppressionKey {
+    /// Entries keyed with this scheme start with it; older bare SHA-256 entries are plain hex.
+    pub const PREFIX: &'static str = "k1:";
+
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        getrandom::getrandom(&mut key).expect("the OS provides randomness");
+        Self(key)
+    }
+
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let bytes = unhex(text)?;
+        Some(Self(bytes.try_into().ok()?))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// The suppression entry for an address.
+    pub fn hash(&self, email: &EmailAddress) -> String {
+        self.hash_digest(&email.suppression_digest())
+    }
+
+    /// The entry for an address's [`EmailAddress::suppression_digest`].
+    pub fn hash_digest(&self, digest: &[u8; 32]) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(digest);
+        format!("{}{}", Self::PREFIX, hex(&mac.finalize().into_bytes()))
+    }
+
+    /// An entry written before keys, a bare SHA-256 in hex, keyed; None if it is not one.
+    pub fn rekey_legacy(&self, entry: &str) -> Option<String> {
+        let digest: [u8; 32] = unhex(entry)?.try_into().ok()?;
+        Some(self.hash_digest(&digest))
+    }
+}
+
+impl fmt::Debug for SuppressionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SuppressionKey(<redacted>)")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes.iter().flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 0xf)] as char]).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok())).collect()
 }
 
 impl fmt::Display for EmailAddress {
@@ -285,9 +347,17 @@ mod tests {
         let b = EmailAddress::parse("alice@EXAMPLE.COM").unwrap();
         assert_ne!(a, b, "the local part keeps its case for delivery");
         assert_eq!(a.key(), b.key());
-        assert_eq!(a.suppression_hash(), b.suppression_hash());
-        // SHA-256("alice@example.com"), as `printf %s alice@example.com | sha256sum` prints it.
-        assert_eq!(a.suppression_hash(), "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976");
+        let key = SuppressionKey::generate();
+        assert_eq!(key.hash(&a), key.hash(&b));
+        // SHA-256("alice@example.com"), as `printf %s alice@example.com | sha256sum` prints it:
+        // what entries held before they were keyed.
+        let legacy = "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976";
+        assert_eq!(hex(&a.suppression_digest()), legacy);
+        assert_eq!(key.rekey_legacy(legacy).as_deref(), Some(key.hash(&a).as_str()), "old entries are keyed in place");
+        assert_ne!(key.hash(&a), SuppressionKey::generate().hash(&a), "another installation's entry differs");
+        assert!(key.hash(&a).starts_with(SuppressionKey::PREFIX) && !key.hash(&a).contains(legacy));
+        assert_eq!(SuppressionKey::from_hex(&key.to_hex()).unwrap().hash(&a), key.hash(&a));
+        assert_eq!(key.rekey_legacy("k1:00"), None);
         assert_eq!(a.local_part(), "Alice");
         assert_eq!(a.domain(), "example.com");
     }

@@ -13,7 +13,7 @@ mod status;
 pub mod token;
 pub mod verp;
 
-pub use email::{EmailAddress, EmailError};
+pub use email::{EmailAddress, EmailError, SuppressionKey};
 pub use issue::{IssueParseError, IssueSource};
 pub use language::{LanguageError, LanguageTag};
 pub use name::{NameError, SubscriberName};

@@ -196,7 +196,7 @@ async fn complain(conn: &mut SqliteConnection, subscriber_id: i64, email_key: &s
 async fn suppress(conn: &mut SqliteConnection, email_key: &str, reason: &str, now: DateTime<Utc>) -> Result<()> {
     // The stored key is a normalised address, so it parses; the hash is the one import checks.
     let Ok(address) = crate::domain::EmailAddress::parse(email_key) else { return Ok(()) };
-    let hash = address.suppression_hash();
+    let hash = super::suppressions::entry(conn, &address).await?;
     sqlx::query("INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, $2, $3) ON CONFLICT (email_hash) DO NOTHING")
         .bind(hash)
         .bind(reason)

@@ -25,14 +25,14 @@ pub struct ImportRow {
     /// JSON object text of the extra columns.
     pub attributes: String,
     key: String,
-    hash: String,
+    digest: [u8; 32],
 }
 
 impl ImportRow {
-    /// Derives the address's key and suppression hash once, on the caller's (parsing) thread.
+    /// Derives the address's key and suppression digest once, on the caller's (parsing) thread.
     pub fn new(line: u64, email: EmailAddress, name: SubscriberName, attributes: String) -> Self {
-        let (key, hash) = (email.key(), email.suppression_hash());
-        Self { line, email, name, attributes, key, hash }
+        let (key, digest) = (email.key(), email.suppression_digest());
+        Self { line, email, name, attributes, key, digest }
     }
 }
 
@@ -141,9 +141,10 @@ async fn lookup(conn: &mut SqliteConnection, list_id: i64, rows: &[ImportRow]) -
          WHERE s.id IS NOT NULL OR x.email_hash IS NOT NULL",
         repeat("(?, ?, ?)", rows.len())
     );
+    let suppression = super::suppressions::key(&mut *conn).await?;
     let mut query = sqlx::query_as(&sql);
     for (i, row) in rows.iter().enumerate() {
-        query = query.bind(i as i64).bind(&row.key).bind(&row.hash);
+        query = query.bind(i as i64).bind(&row.key).bind(suppression.hash_digest(&row.digest));
     }
     Ok(query.bind(list_id).fetch_all(conn).await?)
 }

@@ -21,6 +21,7 @@ mod scrub;
 mod staff;
 mod staff_views;
 mod subscribers;
+mod suppressions;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -168,6 +169,7 @@ impl Store {
             .map_err(open_err)?;
         MIGRATOR.run(&pool).await?;
         let store = Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())) };
+        store.ensure_suppression_key().await?;
         store.scrub_stored_addresses().await?;
         Ok(store)
     }

@@ -108,8 +108,9 @@ struct SubscriberRow {
 }
 
 async fn suppression_reason(conn: &mut SqliteConnection, email: &EmailAddress) -> Result<Option<String>> {
+    let entry = super::suppressions::entry(conn, email).await?;
     Ok(sqlx::query_scalar("SELECT reason FROM suppressions WHERE email_hash = $1")
-        .bind(email.suppression_hash())
+        .bind(entry)
         .fetch_optional(conn)
         .await?)
 }
@@ -236,8 +237,9 @@ impl Store {
         let now = super::now();
         let mut tx = self.write().await?;
         let (subscriber_id, _) = find_subscriber(&mut tx, email).await?.ok_or_else(|| unknown_subscriber(email))?;
+        let entry = super::suppressions::entry(&mut tx, email).await?;
         sqlx::query("INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, 'erased', $2) ON CONFLICT (email_hash) DO UPDATE SET reason = 'erased'")
-            .bind(email.suppression_hash())
+            .bind(entry)
             .bind(now)
             .execute(&mut *tx)
             .await?;
