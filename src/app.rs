@@ -15,6 +15,15 @@ pub struct App {
     pub site: Site,
     /// What this process has done since it started, for `/metrics` (Prometheus computes rates).
     pub counters: Counters,
+    /// Test copies each staff member may send: they go to any address, so they are not a way
+    /// to mail strangers in bulk.
+    pub test_copies: governor::DefaultKeyedRateLimiter<String>,
+}
+
+/// A burst of ten test copies per staff member, then one every six minutes.
+fn test_copy_limit() -> governor::DefaultKeyedRateLimiter<String> {
+    let quota = governor::Quota::with_period(std::time::Duration::from_secs(360)).expect("non-zero period").allow_burst(std::num::NonZeroU32::new(10).expect("non-zero"));
+    governor::RateLimiter::keyed(quota)
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +62,6 @@ impl App {
         let previous = security.previous_keys.iter().map(|k| k.expose().as_bytes().to_vec()).collect();
         let keys = Keys::new(current.into_bytes(), previous);
         let site = Site::new(&config.site.base_url, &config.site.title, &config.site.postal_address);
-        Ok(Self { config, store, keys, site, counters: Counters::default() })
+        Ok(Self { config, store, keys, site, counters: Counters::default(), test_copies: test_copy_limit() })
     }
 }

@@ -249,3 +249,36 @@ fn in_a_real_browser_an_editor_imports_drafts_previews_tests_and_the_owner_sends
     mailed.sort();
     assert_eq!(mailed, ["ann@example.com", "bo@example.com", "cy@example.com", "owner@example.com"]);
 }
+
+#[test]
+fn test_copies_refuse_suppressed_addresses_are_limited_per_staff_member_and_errors_are_not_taken_from_links() {
+    let a = Admin::start();
+    let issue = a.t.write("2026-12.md", "+++\nlist = \"news\"\nslug = \"2026-12\"\ntitle = \"December\"\ndate = 2026-12-01\n+++\n\nHello.\n");
+    a.t.ok(&["issue", "add", &issue]);
+    a.t.ok(&["subscriber", "add", "gone@example.com", "--list", "news", "--confirmed"]);
+    a.t.ok(&["subscriber", "erase", "gone@example.com"]);
+    let (editor, csrf) = a.signed_in("editor");
+    let test = |client: &Client, csrf: &str, to: &str| client.post(a.server.url("/admin/issues/2026-12/test")).form(&[("csrf", csrf), ("test", to)]).send().unwrap();
+
+    let refused = test(&editor, &csrf, "Gone@example.com");
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().unwrap().contains("is suppressed"), "the reason is on the page");
+    for i in 0..10 {
+        assert_eq!(test(&editor, &csrf, &format!("me{i}@example.com")).status(), StatusCode::SEE_OTHER, "test copy {i}");
+    }
+    let limited = test(&editor, &csrf, "me10@example.com");
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.text().unwrap().contains("too many test copies"));
+    let (owner, owner_csrf) = a.signed_in("owner");
+    assert_eq!(test(&owner, &owner_csrf, "owner-copy@example.com").status(), StatusCode::SEE_OTHER, "another staff member has their own allowance");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while a.sink.recipients().len() < 11 {
+        assert!(Instant::now() < deadline, "the test copies went out: {:?}", a.sink.recipients());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!a.sink.recipients().iter().any(|r| r.eq_ignore_ascii_case("gone@example.com")));
+
+    // A link cannot put words on the page.
+    let page = editor.get(a.server.url("/admin/issues/2026-12?error=Your+session+expired%3A+call+555-0100&notice=Wire+money")).send().unwrap().text().unwrap();
+    assert!(!page.contains("555-0100") && !page.contains("Wire money"), "{page}");
+}

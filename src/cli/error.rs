@@ -45,7 +45,7 @@ impl From<crate::operations::OpError> for CliError {
         match e {
             OpError::Invalid { .. } => Self::usage(e),
             OpError::Store(s) => s.into(),
-            OpError::Failed(m) => Self::runtime(m),
+            OpError::Failed(m) | OpError::TooMany { message: m, .. } => Self::runtime(m),
         }
     }
 }

@@ -82,7 +82,6 @@ async fn render(ctx: &Context, args: RenderArgs) -> Result<(), CliError> {
     let bytes = publishing::preview(&app, &args.slug, args.format, to.as_ref()).await.map_err(|e| match e {
         publishing::PreviewError::Store(s) => CliError::from(s),
         publishing::PreviewError::Message(m) => CliError::usage(format!("cannot build the message: {m}")),
-        publishing::PreviewError::Dkim(d) => CliError::usage(d),
     })?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&bytes).and_then(|_| stdout.flush()).map_err(|e| CliError::runtime(format!("cannot write to stdout: {e}")))

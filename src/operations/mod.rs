@@ -17,6 +17,9 @@ pub enum OpError {
     /// Something outside the caller's control failed (the relay, the disk).
     #[error("{0}")]
     Failed(String),
+    /// The caller has done this too often; they may try again after the given seconds.
+    #[error("{message}")]
+    TooMany { message: String, retry_after_secs: u64 },
 }
 
 impl OpError {

@@ -28,6 +28,16 @@ pub fn parse_time(field: &'static str, text: &str) -> Result<DateTime<Utc>, OpEr
 /// no list and no delivery; the event records that it happened, not to whom.
 pub async fn send_test(app: &App, issue: &Issue, address: &str, actor: &Actor) -> Result<EmailAddress, OpError> {
     let email = EmailAddress::parse(address).map_err(|e| OpError::invalid("test", format!("{address:?}: {e}")))?;
+    // An address that bounced, complained or was erased is never mailed, a test copy included.
+    if let Some(reason) = app.store.suppression_of(&email).await? {
+        return Err(OpError::invalid("test", format!("{email} is suppressed ({reason}): no mail goes to it, test copies included")));
+    }
+    // Per staff member (the audit actor without its " from <address>").
+    let who = actor.0.split(" from ").next().unwrap_or_default().to_string();
+    if let Err(wait) = app.test_copies.check_key(&who) {
+        let retry_after_secs = wait.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default())).as_secs() + 1;
+        return Err(OpError::TooMany { message: format!("too many test copies: try again in {retry_after_secs} s"), retry_after_secs });
+    }
     let (subscriber_id, name) = match app.store.subscriber_detail(&email).await {
         Ok(s) => (s.id, SubscriberName::parse(&s.name).unwrap_or_default()),
         Err(StoreError::UnknownSubscriber(_)) => (0, SubscriberName::default()),

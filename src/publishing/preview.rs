@@ -4,7 +4,6 @@
 use chrono::Utc;
 
 use crate::app::App;
-use crate::delivery::dkim::{Dkim, DkimError};
 use crate::delivery::message::{IssueMail, MessageError, MessageFactory, Recipient};
 use crate::domain::{EmailAddress, SubscriberName};
 use crate::render::archive::feed_item;
@@ -26,8 +25,6 @@ pub enum PreviewError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Message(#[from] MessageError),
-    #[error(transparent)]
-    Dkim(#[from] DkimError),
 }
 
 /// The sample subscriber a preview is addressed to when no `--to` is given.
@@ -44,13 +41,9 @@ pub async fn preview(app: &App, slug: &str, format: Format, to: Option<&EmailAdd
     };
     let recipient = Recipient { subscriber_id, email, name: &name };
     Ok(match format {
-        Format::Eml => {
-            let mut bytes = factory(app, &issue)?.message(&recipient, Utc::now(), true)?.bytes;
-            if let Some(dkim) = Dkim::from_config(&app.config.dkim)? {
-                dkim.sign(&mut bytes)?;
-            }
-            bytes
-        }
+        // Never DKIM-signed: only what is sent carries our signature, or anyone who may preview
+        // could mint signed copies of mail that was never sent.
+        Format::Eml => factory(app, &issue)?.message(&recipient, Utc::now(), true)?.bytes,
         Format::Html => factory(app, &issue)?.html_body(&recipient, Utc::now()).into_bytes(),
         Format::Text => factory(app, &issue)?.text_body(&recipient, Utc::now()).into_bytes(),
         Format::Rss | Format::Atom => {

@@ -205,7 +205,8 @@ fn session(stream: TcpStream, state: &Mutex<State>, rule: &Rule, sender_reply: O
                     if drop_rcpt && data.len() > 200 {
                         return Ok(());
                     }
-                    data.push_str(&line);
+                    // RFC 5321 4.5.2: a leading dot was doubled by the client.
+                    data.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
                 }
                 let mut s = state.lock().unwrap();
                 for r in rcpts.drain(..) {

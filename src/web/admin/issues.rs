@@ -159,26 +159,32 @@ pub async fn live_preview(staff: Staff, Extract(state): Extract<State>, Form(f):
     Json(answer).into_response()
 }
 
+/// What a redirect back to the issue page may say: a code, never text (a link could otherwise
+/// put any words in an error box on our page).
 #[derive(Deserialize, Default)]
 pub struct Notice {
     notice: Option<String>,
-    error: Option<String>,
 }
 
 pub async fn show(staff: Staff, Extract(state): Extract<State>, Path(slug): Path<String>, Query(n): Query<Notice>) -> Result<Response, Response> {
-    let t = staff.t;
-    let issue = stored(&staff, &state, &slug).await?;
-    let text = publishing::preview(&state.app, &slug, Format::Text, None).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-    let role = staff.session.identity.role;
     let notice = match n.notice.as_deref() {
-        Some("saved") => Some(t.saved),
-        Some("test_sent") => Some(t.test_sent),
-        Some("done") => Some(t.done),
+        Some("saved") => Some(staff.t.saved),
+        Some("test_sent") => Some(staff.t.test_sent),
+        Some("done") => Some(staff.t.done),
         _ => None,
     };
+    issue_page(&staff, &state, &slug, notice, None).await.map(IntoResponse::into_response)
+}
+
+/// The issue's page, with a notice or an error of ours above it.
+async fn issue_page(staff: &Staff, state: &State, slug: &str, notice: Option<&str>, error: Option<&str>) -> Result<maud::Markup, Response> {
+    let t = staff.t;
+    let issue = stored(staff, state, slug).await?;
+    let text = publishing::preview(&state.app, slug, Format::Text, None).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let role = staff.session.identity.role;
     let content = html! {
         @if let Some(text) = notice { (message(text, false)) }
-        @if let Some(error) = &n.error { (message(error, true)) }
+        @if let Some(error) = error { (message(error, true)) }
         p { span.status #issue-status { (t.status_word(&issue.status)) } " · " (t.list) " " (issue.list_name) " · " (issue.published_on) " · " code { (issue.slug) } }
         div.actions {
             @if role.allows(Permission::Edit) && matches!(issue.status.as_str(), "draft" | "scheduled") { a.button.secondary href={ "/admin/issues/new?from=" (issue.slug) } { "✎ " (t.draft_title) } }
@@ -195,7 +201,7 @@ pub async fn show(staff: Staff, Extract(state): Extract<State>, Path(slug): Path
         }
         (previews(t, None, Some(&format!("/admin/issues/{}/email.html", issue.slug)), &text))
     };
-    Ok(page(&staff, "/admin/issues", &issue.title, content).into_response())
+    Ok(page(staff, "/admin/issues", &issue.title, content))
 }
 
 fn control_buttons(staff: &Staff, issue: &Issue) -> Markup {
@@ -245,7 +251,15 @@ pub async fn test_send(staff: Staff, Extract(state): Extract<State>, Path(slug):
     let issue = stored(&staff, &state, &slug).await?;
     Ok(match sends::send_test(&state.app, &issue, &f.test, staff.actor()).await {
         Ok(_) => Redirect::to(&format!("/admin/issues/{slug}?notice=test_sent")).into_response(),
-        Err(e) => Redirect::to(&format!("/admin/issues/{slug}?error={}", form_urlencoded::byte_serialize(e.to_string().as_bytes()).collect::<String>())).into_response(),
+        // Shown on the page itself, not passed along in a link.
+        Err(e) => {
+            let status = match &e {
+                crate::operations::OpError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                crate::operations::OpError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::BAD_GATEWAY,
+            };
+            (status, issue_page(&staff, &state, &slug, None, Some(&e.to_string())).await?).into_response()
+        }
     })
 }
 

@@ -143,6 +143,7 @@ impl From<OpError> for ApiError {
             OpError::Invalid { field, message } => Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message, field },
             OpError::Store(s) => s.into(),
             OpError::Failed(m) => Self::new(StatusCode::BAD_GATEWAY, "failed", m),
+            OpError::TooMany { message, .. } => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
         }
     }
 }
