@@ -209,6 +209,38 @@ fn the_answer_to_a_sign_up_never_reveals_whether_the_address_is_known() {
 }
 
 #[test]
+fn the_time_a_sign_up_takes_does_not_tell_new_pending_confirmed_and_suppressed_addresses_apart() {
+    let s = site(&[("TIDINGS_HTTP__SUBSCRIBE_PER_IP_PER_MINUTE", "1000"), ("TIDINGS_HTTP__SUBSCRIBE_PER_ADDRESS_PER_HOUR", "1000")]);
+    s.t.ok(&["subscriber", "add", "confirmed@example.com", "--list", "news", "--confirmed"]);
+    s.t.ok(&["subscriber", "add", "pending@example.com", "--list", "news"]);
+    s.t.ok(&["subscriber", "add", "erased@example.com", "--list", "news", "--confirmed"]);
+    s.t.ok(&["subscriber", "erase", "erased@example.com"]);
+    let browser = s.browser();
+    let form = browser.get(s.url("/subscribe")).send().unwrap().text().unwrap();
+    let csrf = between(&form, "name=\"csrf\" value=\"", "\"").unwrap();
+    let median_ms = |address: &dyn Fn(usize) -> String| {
+        let mut times: Vec<f64> = (0..15)
+            .map(|i| {
+                let start = Instant::now();
+                let r = browser.post(s.url("/subscribe")).form(&[("csrf", csrf.as_str()), ("list", "news"), ("email", &address(i))]).send().unwrap();
+                assert_eq!(r.status(), StatusCode::OK);
+                start.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let medians = [
+        ("new", median_ms(&|i| format!("new{i}@example.com"))),
+        ("pending", median_ms(&|_| "pending@example.com".into())),
+        ("confirmed", median_ms(&|_| "confirmed@example.com".into())),
+        ("suppressed", median_ms(&|_| "erased@example.com".into())),
+    ];
+    let (fastest, slowest) = medians.iter().fold((f64::MAX, 0f64), |(lo, hi), (_, m)| (lo.min(*m), hi.max(*m)));
+    assert!(slowest / fastest < 1.15, "median milliseconds per kind of address: {medians:?}");
+}
+
+#[test]
 fn bad_sign_ups_are_refused_with_a_reason_and_nothing_is_stored() {
     let s = site(&[]);
     let browser = s.browser();

@@ -53,8 +53,9 @@ pub async fn submit(AxumState(state): AxumState<State>, ClientIp(client): Client
     if !csrf_ok(&state.app.keys, &headers, &signup.csrf) {
         return render_form(&state, &headers, StatusCode::FORBIDDEN, p, &lists, &signup, Some(p.form_expired));
     }
+    let started = tokio::time::Instant::now();
     if !signup.website.is_empty() {
-        return check_inbox(&state, p);
+        return same_time(started, check_inbox(&state, p)).await;
     }
     if !state.limits.allow_ip(client) {
         return notice(&state, StatusCode::TOO_MANY_REQUESTS, p, p.too_many_heading, p.too_many_text);
@@ -80,10 +81,20 @@ pub async fn submit(AxumState(state): AxumState<State>, ClientIp(client): Client
         // Known, pending, confirmed or suppressed: the reader sees the same page either way.
         Ok(_) | Err(StoreError::Suppressed { .. }) => {
             Counters::add(&state.app.counters.subscribe_requests, 1);
-            check_inbox(&state, p)
+            same_time(started, check_inbox(&state, p)).await
         }
         Err(e) => internal(&state, e),
     }
+}
+
+/// A new, pending, confirmed or suppressed address takes different work (a confirmation to
+/// queue, or nothing), and the time it takes would tell them apart. Every such answer is held
+/// until the same moment after the request began, which is longer than any of them takes.
+const SIGN_UP_ANSWER_AFTER: std::time::Duration = std::time::Duration::from_millis(40);
+
+async fn same_time(started: tokio::time::Instant, answer: Response) -> Response {
+    tokio::time::sleep_until(started + SIGN_UP_ANSWER_AFTER).await;
+    answer
 }
 
 fn check_inbox(state: &WebState, p: &PageStrings) -> Response {
