@@ -507,3 +507,58 @@ fn addresses_stored_before_the_upgrade_are_scrubbed_once_and_the_log_stays_appen
     assert!(!ok && out.contains("append-only"), "the guard is back: {out}");
     assert_eq!(database_holds(&t, "old.reader@example.com"), None);
 }
+
+#[test]
+fn a_backup_taken_mid_send_restores_and_the_resumed_send_mails_nobody_twice() {
+    let sql = |db: &std::path::Path, q: &str| {
+        let out = std::process::Command::new("sqlite3").arg(db).arg(q).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    // Each message waits a second at DATA: the send takes several seconds.
+    let sink = Sink::start(&["-w", "1"]);
+    let t = newsletter(40, sink.port);
+    t.ok(&["issue", "send", "2026-11"]);
+    let mut sending = t.command(&["deliver", "--until-idle"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink.recipients().len() < 8 {
+        assert!(Instant::now() < deadline, "the send started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let backup = t.path().join("mid-send.db");
+    let report = t.json(&["backup", "--out", &backup.display().to_string()]);
+    assert_eq!((report["integrity"].as_str(), report["subscribers"].as_i64(), report["deliveries"].as_i64()), (Some("ok"), Some(40), Some(40)), "{report}");
+    assert!(t.fails(&["backup", "--out", &backup.display().to_string()], 2).contains("already exists"), "a backup never overwrites");
+    let refused = t.fails(&["restore", &backup.display().to_string()], 2);
+    assert!(refused.contains("in use by tidings"), "not over a running installation: {refused}");
+    assert!(sending.wait().unwrap().success());
+    let everyone: std::collections::BTreeSet<String> = (0..40).map(|i| format!("reader{i}@example.com")).collect();
+    assert_eq!(received(&sink).into_iter().collect::<std::collections::BTreeSet<_>>(), everyone);
+
+    let recorded_sent: std::collections::BTreeSet<String> =
+        sql(&backup, "SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.state = 'sent'").into_iter().collect();
+    assert!(!recorded_sent.is_empty() && recorded_sent.len() < 40, "the backup is of a send in progress: {}", recorded_sent.len());
+
+    // Restored on another machine, the send goes on from the backup's point.
+    let second = Sink::start(&[]);
+    let mut elsewhere = Tidings::new();
+    elsewhere.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
+    elsewhere.set_env("TIDINGS_SMTP__PORT", &second.port.to_string());
+    elsewhere.set_env("TIDINGS_SECURITY__SECRET_KEY", "delivery-test-key-0123456789abcdef0123456789");
+    elsewhere.ok(&["init"]);
+    let restored = elsewhere.json(&["restore", &backup.display().to_string()]);
+    assert_eq!((restored["deliveries_sent"].as_u64(), restored["integrity"].as_str()), (Some(recorded_sent.len() as u64), Some("ok")), "{restored}");
+    elsewhere.ok(&["deliver", "--until-idle"]);
+    let resumed = received(&second);
+    assert!(resumed.iter().all(|r| !recorded_sent.contains(r)), "nobody recorded sent is mailed again");
+    let mut all: Vec<String> = resumed.iter().cloned().chain(recorded_sent.iter().cloned()).collect();
+    all.sort();
+    assert_eq!(all, everyone.iter().cloned().collect::<Vec<_>>(), "everyone else gets it, once");
+    assert_eq!(elsewhere.json(&["issue", "status", "2026-11"])["deliveries"]["sent"], 40);
+
+    // A file that is not a backup, or from a newer schema, is refused and changes nothing.
+    let junk = elsewhere.write("junk.db", "not a database");
+    assert!(elsewhere.fails(&["restore", &junk], 2).contains("cannot be restored"));
+    sql(&backup, "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) VALUES (9999, 'future', '2030-01-01', 1, x'00', 0)");
+    assert!(elsewhere.fails(&["restore", &backup.display().to_string()], 2).contains("newer than this tidings knows"));
+    assert_eq!(elsewhere.json(&["issue", "status", "2026-11"])["deliveries"]["sent"], 40, "the database is unchanged");
+}

@@ -1,5 +1,6 @@
 //! The command-line face: parses arguments, calls the engine, prints. No business logic here.
 
+mod backup;
 mod bounce;
 mod error;
 mod issue;
@@ -64,6 +65,10 @@ enum Command {
     /// API tokens for scripts
     #[command(subcommand)]
     Token(staff::TokenCommand),
+    /// Write a verified, consistent copy of the database while Tidings keeps running
+    Backup(backup::BackupArgs),
+    /// Put a backup in place of the database (Tidings must be stopped)
+    Restore(backup::RestoreArgs),
 }
 
 /// What every verb gets: the configuration and how to print.
@@ -123,6 +128,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Bounce(cmd) => bounce::run(&ctx, cmd).await,
         Command::Staff(cmd) => staff::staff(&ctx, cmd).await,
         Command::Token(cmd) => staff::token(&ctx, cmd).await,
+        Command::Backup(args) => backup::backup(&ctx, args).await,
+        Command::Restore(args) => backup::restore(&ctx, args).await,
     }
 }
 

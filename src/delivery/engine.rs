@@ -81,7 +81,7 @@ impl Engine {
     pub async fn start(app: Arc<App>) -> Result<Self, EngineError> {
         let transport = Transport::from_config(&app.config.smtp)?;
         let dkim = Dkim::from_config(&app.config.dkim)?;
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+        let hostname = this_hostname();
         let mut tag = [0u8; 4];
         getrandom::getrandom(&mut tag).map_err(|e| EngineError::Message { issue: 0, message: e.to_string() })?;
         let instance = format!("{hostname}:{}:{}", std::process::id(), tag.iter().map(|b| format!("{b:02x}")).collect::<String>());
@@ -365,7 +365,12 @@ fn tally(report: &mut RunReport, outcomes: &[(Claimed, Outcome)]) {
     }
 }
 
+/// The host name instances are registered under.
+pub fn this_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+}
+
 /// Whether a process of this host still runs (Linux: it has a /proc entry).
-fn process_alive(pid: u32) -> bool {
+pub fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }

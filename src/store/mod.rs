@@ -5,6 +5,7 @@
 //! `RETURNING`); what is SQLite-only (`json_each`, `json_patch`, pragmas) is marked so a
 //! PostgreSQL backend knows what to replace.
 
+pub mod backup;
 mod bounces;
 mod charts;
 mod confirmations;
