@@ -40,6 +40,23 @@ pub struct Config {
     pub content: ContentConfig,
     pub feeds: FeedsConfig,
     pub dkim: DkimConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for a person reading a terminal or the journal.
+    #[default]
+    Text,
+    /// One JSON object a line, for a log collector.
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

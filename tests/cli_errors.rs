@@ -82,3 +82,54 @@ fn an_unreachable_database_is_a_runtime_failure() {
     let e = t.fails(&["init"], 1);
     assert!(e.contains("cannot open the database"), "{e}");
 }
+
+#[test]
+fn version_names_the_commit_and_completions_man_and_json_logs_work_without_a_configuration() {
+    let t = Tidings::new();
+    let version = t.ok(&["--version"]);
+    assert!(version.starts_with("tidings ") && version.contains('('), "{version}");
+    let commit = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).current_dir(support::repo()).output().unwrap();
+    if commit.status.success() {
+        assert!(version.contains(String::from_utf8_lossy(&commit.stdout).trim()), "{version}");
+    }
+    // A broken configuration does not stop them.
+    let mut broken = Tidings::new();
+    broken.set_env("TIDINGS_SMTP__PROT", "1");
+    let bash = broken.ok(&["completions", "bash"]);
+    assert!(bash.contains("complete -F _tidings") && bash.contains("backup"), "{}", &bash[..200.min(bash.len())]);
+    assert!(broken.ok(&["completions", "zsh"]).contains("#compdef tidings"));
+    let man = broken.ok(&["man"]);
+    assert!(man.contains(".TH tidings 1") && man.contains("newsletter"), "{}", &man[..200.min(man.len())]);
+
+    let mut json = Tidings::new();
+    json.set_env("TIDINGS_LOG__FORMAT", "json");
+    json.set_env("TIDINGS_LOG", "info");
+    json.set_env("TIDINGS_SMTP__PASSWORD", "never-logged-secret");
+    let out = json.run(&["deliver", "--until-idle"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let events: Vec<serde_json::Value> = stderr.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))).collect();
+    assert!(events.iter().any(|e| e["message"] == "delivery stopped" && e["level"] == "INFO" && e["sent"] == 0), "{stderr}");
+    assert!(!stderr.contains("never-logged-secret"));
+    let mut bad = Tidings::new();
+    bad.set_env("TIDINGS_LOG__FORMAT", "xml");
+    assert!(bad.fails(&["init"], 2).contains("expected `text` or `json`"));
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let analyze = std::path::Path::new("/usr/bin/systemd-analyze");
+    if !analyze.exists() {
+        eprintln!("systemd-analyze is not installed here: the unit is not verified");
+        return;
+    }
+    let unit = std::fs::read_to_string(support::repo().join("dist/tidings.service")).unwrap();
+    for needed in ["ProtectSystem=strict", "NoNewPrivileges=yes", "ReadWritePaths=/var/lib/tidings", "User=tidings"] {
+        assert!(unit.contains(needed), "{needed}");
+    }
+    // verify checks that ExecStart's binary exists: point it at the one just built.
+    let t = Tidings::new();
+    let local = t.write("tidings.service", unit.replace("/usr/local/bin/tidings", env!("CARGO_BIN_EXE_tidings")));
+    let out = std::process::Command::new(analyze).args(["verify", &local]).output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "systemd-analyze verify: {said}");
+}

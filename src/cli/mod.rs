@@ -13,7 +13,7 @@ mod subscriber;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 pub use error::CliError;
 
@@ -21,8 +21,11 @@ use crate::app::App;
 use crate::config::Config;
 use crate::store::Store;
 
+/// The package version and the commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TIDINGS_GIT_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
-#[command(name = "tidings", version, about = "A self-hosted newsletter mailer and feed publisher")]
+#[command(name = "tidings", version = VERSION, about = "A self-hosted newsletter mailer and feed publisher")]
 pub struct Cli {
     /// Configuration file [default: config/tidings.toml when it exists, else built-in defaults]
     #[arg(long, global = true, value_name = "PATH")]
@@ -69,6 +72,12 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Put a backup in place of the database (Tidings must be stopped)
     Restore(backup::RestoreArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, elvish, powershell)
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `tidings man > /usr/local/share/man/man1/tidings.1`
+    Man,
 }
 
 /// What every verb gets: the configuration and how to print.
@@ -91,7 +100,27 @@ impl Context {
 /// Parses the command line, runs the verb, and turns the outcome into an exit status.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(if matches!(cli.command, Command::Serve) { "info" } else { "warn" });
+    // These need no configuration, so a broken one does not stop them.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "tidings", &mut script);
+            return print_bytes(&script);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                return report(&CliError::runtime(format!("cannot render the manual page: {e}")));
+            }
+            return print_bytes(&page);
+        }
+        _ => {}
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => return report(&CliError::usage(e)),
+    };
+    init_tracing(if matches!(cli.command, Command::Serve) { "info" } else { "warn" }, config.log.format);
     crate::bounces::read::quiet_parser_panics();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     // `deliver` is all waiting on sockets; SQLite runs on sqlx's own threads. One scheduler
@@ -103,18 +132,29 @@ pub fn run() -> ExitCode {
         .enable_all()
         .build()
         .map_err(|e| CliError::runtime(format!("cannot start the async runtime: {e}")))
-        .and_then(|rt| rt.block_on(dispatch(cli)));
+        .and_then(|rt| rt.block_on(dispatch(cli, config)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("tidings: {err}");
-            ExitCode::from(err.exit_code())
-        }
+        Err(err) => report(&err),
     }
 }
 
-async fn dispatch(cli: Cli) -> Result<(), CliError> {
-    let config = Config::load(cli.config.as_deref()).map_err(CliError::usage)?;
+/// Writes to stdout; a reader that stops early (`| head`) is not a failure.
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => report(&CliError::runtime(format!("cannot write to stdout: {e}"))),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn report(err: &CliError) -> ExitCode {
+    eprintln!("tidings: {err}");
+    ExitCode::from(err.exit_code())
+}
+
+async fn dispatch(cli: Cli, config: Config) -> Result<(), CliError> {
     let ctx = Context { config, json: cli.json };
     match cli.command {
         Command::Init => init(&ctx).await,
@@ -130,6 +170,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Token(cmd) => staff::token(&ctx, cmd).await,
         Command::Backup(args) => backup::backup(&ctx, args).await,
         Command::Restore(args) => backup::restore(&ctx, args).await,
+        Command::Completions { .. } | Command::Man => Ok(()),
     }
 }
 
@@ -147,12 +188,14 @@ async fn init(ctx: &Context) -> Result<(), CliError> {
 
 /// Logs go to stderr; `TIDINGS_LOG` (or `RUST_LOG`) sets the filter. By default the daemon logs
 /// at info and the other verbs only warnings, so that a verb's own output stays clean.
-fn init_tracing(default: &str) {
+fn init_tracing(default: &str, format: crate::config::LogFormat) {
     let filter = std::env::var("TIDINGS_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
+    let logs = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_writer(std::io::stderr);
+    let _ = match format {
+        // One object a line with the event's fields at the top level, as collectors expect.
+        crate::config::LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).try_init(),
+        crate::config::LogFormat::Text => logs.try_init(),
+    };
 }
