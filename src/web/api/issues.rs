@@ -103,7 +103,7 @@ pub struct RenderParams {
     #[param(value_type = Option<RenderFormat>)]
     format: Option<String>,
     /// Render as this subscriber would receive it (editors and owners)
-    #[param(format = Email, example = "ann@example.com")]
+    #[param(format = Email, pattern = "^[\\u0020-\\u007e]+@[^@]+$", example = "ann@example.com")]
     to: Option<String>,
 }
 
@@ -152,7 +152,7 @@ pub struct SendBody {
     #[schema(format = DateTime, example = "2026-12-01T08:00:00Z")]
     at: Option<String>,
     /// Send one copy to this address only; the list is not touched
-    #[schema(format = Email, example = "proof@example.org")]
+    #[schema(format = Email, pattern = "^[\\u0020-\\u007e]+@[^@]+$", example = "proof@example.org")]
     test: Option<String>,
 }
 

@@ -93,11 +93,12 @@ pub async fn start_import(caller: Caller, Extract(state): Extract<State>, ApiPat
     Ok((StatusCode::ACCEPTED, Json(JobRef { id })))
 }
 
-/// The CSV text: a header line with an `email` column (the rows are checked one by one, in the
-/// background). The pattern says what `has_email_column` checks.
+/// The CSV text: a header record with an `email` column (the rows are checked one by one, in the
+/// background). The pattern is what `has_email_column` checks: a plain subset of what the CSV
+/// reader takes (no quotes inside unquoted fields), so a body the document admits is imported.
 struct CsvBody;
 
-const CSV_PATTERN: &str = "^\u{feff}?([^\n,]*,)*[ \t\r]*\"?[Ee][Mm][Aa][Ii][Ll]\"?[ \t\r]*(,|\n|$)";
+const CSV_PATTERN: &str = r#"^\uFEFF?(([^",\r\n]*|"([^"]|"")*"),)*([ \t]*[Ee][Mm][Aa][Ii][Ll][ \t]*|"[ \t]*[Ee][Mm][Aa][Ii][Ll][ \t]*")(,|\r?\n|$)"#;
 
 impl utoipa::PartialSchema for CsvBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -105,33 +106,83 @@ impl utoipa::PartialSchema for CsvBody {
     }
 }
 
-/// Whether the first line names an `email` column: refused at once rather than by a job that
-/// fails a moment later.
-fn has_email_column(first_line: &str) -> bool {
-    let line = first_line.strip_prefix('\u{feff}').unwrap_or(first_line);
-    line.split(',').any(|cell| {
-        let cell = cell.trim_matches([' ', '\t', '\r']);
-        let cell = cell.strip_prefix('"').unwrap_or(cell);
-        let cell = cell.strip_suffix('"').unwrap_or(cell);
-        cell.eq_ignore_ascii_case("email")
-    })
+impl ToSchema for CsvBody {}
+
+/// Whether the header record, at the start of `text`, names an `email` column; `CSV_PATTERN`
+/// matches exactly the texts for which this is true.
+fn has_email_column(text: &str) -> bool {
+    let mut rest = text.strip_prefix('\u{feff}').unwrap_or(text);
+    loop {
+        if is_email_field(rest) {
+            return true;
+        }
+        match skip_field(rest).and_then(|after| after.strip_prefix(',')) {
+            Some(next) => rest = next,
+            None => return false,
+        }
+    }
 }
 
-/// The header line is read from the saved upload (at most its first 64 KiB).
+/// `[ \t]*email[ \t]*` or `"[ \t]*email[ \t]*"`, any case, then the end of the field.
+fn is_email_field(text: &str) -> bool {
+    let blank = |s: &str| s.trim_start_matches([' ', '\t']).to_string();
+    let (quoted, inner) = match text.strip_prefix('"') {
+        Some(inner) => (true, inner),
+        None => (false, text),
+    };
+    let inner = blank(inner);
+    if inner.len() < 5 || !inner.as_bytes()[..5].eq_ignore_ascii_case(b"email") {
+        return false;
+    }
+    let after = blank(&inner[5..]);
+    let after = if quoted { match after.strip_prefix('"') { Some(a) => a.to_string(), None => return false } } else { after };
+    after.is_empty() || after.starts_with(',') || after.starts_with('\n') || after.starts_with("\r\n")
+}
+
+/// Past one field, unquoted (`[^",\r\n]*`: the CSV reader ends a record at either) or quoted (`"([^"]|"")*"`); None when it is neither.
+fn skip_field(text: &str) -> Option<&str> {
+    match text.strip_prefix('"') {
+        Some(mut rest) => loop {
+            let close = rest.find('"')?;
+            match rest[close + 1..].strip_prefix('"') {
+                Some(more) => rest = more,
+                None => return Some(&rest[close + 1..]),
+            }
+        },
+        None => {
+            let end = text.find(['"', ',', '\r', '\n']).unwrap_or(text.len());
+            (!text[end..].starts_with('"')).then(|| &text[end..])
+        }
+    }
+}
+
+/// The header is read from the saved upload (at most its first 64 KiB).
 async fn check_header(path: &std::path::Path) -> Result<(), ApiError> {
     use tokio::io::AsyncReadExt;
     let failed = |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("cannot read the upload back: {e}"));
     let mut head = Vec::new();
     tokio::fs::File::open(path).await.map_err(failed)?.take(64 << 10).read_to_end(&mut head).await.map_err(failed)?;
-    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
-    if has_email_column(&String::from_utf8_lossy(line)) {
+    if has_email_column(&String::from_utf8_lossy(&head)) {
         Ok(())
     } else {
-        Err(ApiError::invalid("body", "the first line of the CSV must name an `email` column"))
+        Err(ApiError::invalid("body", "the CSV's header must name an `email` column (such as `email,name`)"))
     }
 }
 
-impl ToSchema for CsvBody {}
+#[cfg(test)]
+mod tests {
+    use super::has_email_column;
+
+    #[test]
+    fn the_header_names_an_email_column_as_the_csv_reader_reads_it() {
+        for good in ["email", "email,name\nann@example.com,Ann", "name, Email \r\nAnn,ann@example.com", "\u{feff}EMAIL", "\"a,b\",\"x\"\"y\",\" email\"\n", "\"line\nbreak\",email"] {
+            assert!(has_email_column(good), "{good:?}");
+        }
+        for bad in ["{}", "", "name\nemail", "e-mail,name", "emails", "a\"b,email", "\"email", "email\"", "  \"email\"", "\"open,email", "email\rname", "a\rb,email"] {
+            assert!(!has_email_column(bad), "{bad:?}");
+        }
+    }
+}
 
 /// The body, streamed to a temporary file: an import of a million rows is never in memory.
 async fn save_upload(body: Body) -> Result<tempfile::TempPath, ApiError> {

@@ -96,7 +96,8 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "ann@example.com", "name": "Ann", "list": "news", "confirmed": true, "attributes": {"city": "Lyon"}}))]
 pub struct NewSubscriberBody {
-    #[schema(format = Email, example = "ann@example.com")]
+    /// The part before the last `@` is ASCII: addresses that need SMTPUTF8 are not taken
+    #[schema(format = Email, pattern = "^[\\u0020-\\u007e]+@[^@]+$", example = "ann@example.com")]
     email: String,
     /// Up to 200 characters, on one line
     #[serde(default)]
@@ -132,7 +133,8 @@ pub async fn add(caller: Caller, Extract(state): Extract<State>, ApiJson(body): 
     Ok((StatusCode::CREATED, Json(Added { email: email.to_string(), list: list.slug, outcome })))
 }
 
-#[utoipa::path(get, path = "/api/v1/subscribers/{email}", tag = "subscribers", params(("email" = String, Path, format = Email, example = "ann@example.com")),
+#[utoipa::path(get, path = "/api/v1/subscribers/{email}", tag = "subscribers", params(("email" = String, Path, format = Email, pattern = "^[\\u0020-\\u0024\\u0026-\\u007e]+@[^@%]+$", example = "ann@example.com",
+        description = "The address, percent-encoded; `%` itself (which starts an escape) is left out here, though an address with `%25` is found")),
     responses((status = 200, body = SubscriberDetail), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 404, response = NotFound), (status = 422, response = Invalid)))]
 pub async fn show(caller: Caller, Extract(state): Extract<State>, ApiPath(email): ApiPath<String>) -> Result<Json<SubscriberDetail>, ApiError> {
     caller.may(Permission::Read)?;
@@ -140,7 +142,8 @@ pub async fn show(caller: Caller, Extract(state): Extract<State>, ApiPath(email)
     Ok(Json(state.app.store.subscriber_detail(&email).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/subscribers/{email}", tag = "subscribers", params(("email" = String, Path, format = Email, example = "ann@example.com")),
+#[utoipa::path(delete, path = "/api/v1/subscribers/{email}", tag = "subscribers", params(("email" = String, Path, format = Email, pattern = "^[\\u0020-\\u0024\\u0026-\\u007e]+@[^@%]+$", example = "ann@example.com",
+        description = "The address, percent-encoded; `%` itself (which starts an escape) is left out here, though an address with `%25` is found")),
     responses((status = 204, description = "Erased: the address is kept only as a keyed hash on the suppression list"), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
         (status = 404, response = NotFound), (status = 422, response = Invalid)))]
 pub async fn erase(caller: Caller, Extract(state): Extract<State>, ApiPath(email): ApiPath<String>) -> Result<StatusCode, ApiError> {
