@@ -199,7 +199,7 @@ impl From<OpError> for ApiError {
     }
 }
 
-/// A text body the API reads as it comes: a string of at least `MIN` characters.
+/// The schema of a text body the API reads as it comes: a string of at least `min_length`.
 fn text_body(min_length: usize, example: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String).min_length(Some(min_length)).examples([example]).into()
 }
@@ -310,6 +310,7 @@ pub async fn not_found() -> ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
     pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last one
     pub next_cursor: Option<String>,
 }
 

@@ -96,7 +96,9 @@ impl Modify for Enums {
         // utoipa's Object has no `not`; its extensions are written as the schema's own keys.
         if let Some(RefOr::T(Schema::Object(send))) = components.schemas.get_mut("SendBody") {
             let extensions = send.extensions.get_or_insert_with(Default::default);
-            extensions.insert("not".to_string(), serde_json::json!({"required": ["at", "test"]}));
+            // Null stands for absent, as the server reads it.
+            let both = serde_json::json!({"required": ["at", "test"], "properties": {"at": {"type": "string"}, "test": {"type": "string"}}});
+            extensions.insert("not".to_string(), both);
         }
     }
 }
