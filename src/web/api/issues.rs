@@ -13,7 +13,7 @@ use futures_util::Stream;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiPath, ApiQuery, ApiText, BadGateway, BadRequest, Caller, Conflict, Forbidden, Invalid, NotFound, TooLarge, TooManyRequests, Unauthorized, UnsupportedType};
+use super::{ApiError, ApiPath, ApiQuery, ApiText, BadGateway, ErrorCode, BadRequest, Caller, Conflict, Forbidden, Invalid, NotFound, TooLarge, TooManyRequests, Unauthorized, UnsupportedType};
 use crate::delivery::status::{SendStatus, send_status};
 use crate::domain::Permission;
 use crate::operations::sends::{self, Control};
@@ -62,7 +62,7 @@ pub async fn create_issue(caller: Caller, Extract(state): Extract<State>, header
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let essence = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
         if essence != "text/markdown" && essence != "text/plain" {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the issue file's text with Content-Type: text/markdown"));
+            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, "send the issue file's text with Content-Type: text/markdown"));
         }
     }
     // Images resolve against the content folder, as for files dropped there; the name stands
@@ -80,7 +80,7 @@ const REQUEST_STEM: &str = "(request body)";
 fn publish_error(e: PublishError, path: &std::path::Path) -> ApiError {
     match e {
         PublishError::Store { source, .. } => source.into(),
-        PublishError::NotAllowed { reason, .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("only an owner may schedule a send: {reason}")),
+        PublishError::NotAllowed { reason, .. } => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, format!("only an owner may schedule a send: {reason}")),
         e if e.is_bad_input() => {
             let message = e.to_string().replace(&format!("{}: ", path.display()), "");
             let no_slug = format!("{REQUEST_STEM:?} is not a valid slug");
@@ -91,7 +91,7 @@ fn publish_error(e: PublishError, path: &std::path::Path) -> ApiError {
         }
         e => {
             tracing::error!(error = %e, "cannot add an issue");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error")
         }
     }
 }
@@ -138,7 +138,7 @@ pub async fn render_issue(caller: Caller, Extract(state): Extract<State>, ApiPat
     let to = p.to.as_deref().map(|t| crate::domain::EmailAddress::parse(t).map_err(|e| ApiError::invalid("to", e))).transpose()?;
     let bytes = publishing::preview(&state.app, &slug, format, to.as_ref()).await.map_err(|e| match e {
         PreviewError::Store(s) => ApiError::from(s),
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other),
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, other),
     })?;
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
@@ -209,9 +209,9 @@ pub async fn send_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(
 fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &str) -> Result<T, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"));
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, "send the body as application/json"));
     }
-    serde_json::from_str(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the JSON body cannot be read: {e}")))
+    serde_json::from_str(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, format!("the JSON body cannot be read: {e}")))
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]
@@ -286,7 +286,7 @@ impl StreamSlot {
         let mut open = OPEN_STREAMS.lock().expect("stream count lock");
         let n = open.entry(key.clone()).or_default();
         if *n >= MAX_STREAMS_PER_CALLER {
-            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", format!("at most {MAX_STREAMS_PER_CALLER} progress streams per token at once")));
+            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyStreams, format!("at most {MAX_STREAMS_PER_CALLER} progress streams per token at once")));
         }
         *n += 1;
         Ok(Self(key))

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiJson, ApiPath, ApiQuery, BadRequest, Caller, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized, UnsupportedType};
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, BadRequest, Caller, Conflict, ErrorCode, Forbidden, Invalid, NotFound, TooLarge, Unauthorized, UnsupportedType};
 use crate::domain::{ListSlug, Permission};
 use crate::operations::lists::{ListInput, create_list as create};
 use crate::store::{ImportJob, List, ListCounts};
@@ -83,7 +83,7 @@ pub async fn start_import(caller: Caller, Extract(state): Extract<State>, ApiPat
     caller.may(Permission::Edit)?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !(content_type.starts_with("text/csv") || content_type.starts_with("text/plain")) {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the CSV as the body with Content-Type: text/csv"));
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, "send the CSV as the body with Content-Type: text/csv"));
     }
     let slug = ListSlug::parse(&slug).map_err(|e| ApiError::invalid("slug", e))?;
     let list = state.app.store.list_by_slug(&slug).await?;
@@ -159,7 +159,7 @@ fn skip_field(text: &str) -> Option<&str> {
 /// The header is read from the saved upload (at most its first 64 KiB).
 async fn check_header(path: &std::path::Path) -> Result<(), ApiError> {
     use tokio::io::AsyncReadExt;
-    let failed = |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("cannot read the upload back: {e}"));
+    let failed = |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, format!("cannot read the upload back: {e}"));
     let mut head = Vec::new();
     tokio::fs::File::open(path).await.map_err(failed)?.take(64 << 10).read_to_end(&mut head).await.map_err(failed)?;
     if has_email_column(&String::from_utf8_lossy(&head)) {
@@ -186,16 +186,16 @@ mod tests {
 
 /// The body, streamed to a temporary file: an import of a million rows is never in memory.
 async fn save_upload(body: Body) -> Result<tempfile::TempPath, ApiError> {
-    let failed = |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("cannot store the upload: {e}"));
+    let failed = |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, format!("cannot store the upload: {e}"));
     let path = tempfile::NamedTempFile::new().map_err(failed)?.into_temp_path();
     let mut file = tokio::fs::File::create(&path).await.map_err(failed)?;
     let mut stream = body.into_data_stream();
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the upload was interrupted: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, format!("the upload was interrupted: {e}")))?;
         size += chunk.len() as u64;
         if size > MAX_IMPORT_BYTES {
-            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("an import may be at most {} MiB; split the file", MAX_IMPORT_BYTES >> 20)));
+            return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge, format!("an import may be at most {} MiB; split the file", MAX_IMPORT_BYTES >> 20)));
         }
         file.write_all(&chunk).await.map_err(failed)?;
     }

@@ -77,18 +77,16 @@ pub struct ApiErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    #[schema(value_type = ErrorCode)]
-    code: String,
+    code: ErrorCode,
     message: String,
     /// The request field the error is about, when there is one.
     field: Option<String>,
 }
 
 /// What went wrong, for a program to act on (`message` is for people).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // documentation only: the codes are the `&'static str`s of `ApiError`
-enum ErrorCode {
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
     BadRequest,
     Unauthorized,
     Forbidden,
@@ -135,18 +133,18 @@ error_responses! {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     field: Option<&'static str>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl std::fmt::Display) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl std::fmt::Display) -> Self {
         Self { status, code, message: message.to_string(), field: None }
     }
 
     pub fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message: message.to_string(), field: Some(field) }
+        Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: ErrorCode::Invalid, message: message.to_string(), field: Some(field) }
     }
 
     /// The status and the message, for a page that shows the error.
@@ -155,13 +153,13 @@ impl ApiError {
     }
 
     fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API token is needed: Authorization: Bearer TOKEN")
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "a valid API token is needed: Authorization: Bearer TOKEN")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ApiErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message, field: self.field.map(str::to_string) } };
+        let body = ApiErrorBody { error: ErrorDetail { code: self.code, message: self.message, field: self.field.map(str::to_string) } };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -181,10 +179,10 @@ impl From<StoreError> for ApiError {
             StoreError::ListExists(_) | StoreError::LastOwner(_) | StoreError::IssueLocked { .. } | StoreError::IssueState { .. } | StoreError::StaffExists(_) | StoreError::TokenExists(_) | StoreError::Suppressed { .. } => StatusCode::CONFLICT,
             _ => {
                 tracing::error!(error = %e, "API request failed");
-                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error");
             }
         };
-        let code = if status == StatusCode::NOT_FOUND { "not_found" } else { "conflict" };
+        let code = if status == StatusCode::NOT_FOUND { ErrorCode::NotFound } else { ErrorCode::Conflict };
         Self::new(status, code, e)
     }
 }
@@ -192,9 +190,9 @@ impl From<StoreError> for ApiError {
 impl From<OpError> for ApiError {
     fn from(e: OpError) -> Self {
         match e {
-            OpError::Invalid { field, message } => Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message, field },
+            OpError::Invalid { field, message } => Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: ErrorCode::Invalid, message, field },
             OpError::Store(s) => s.into(),
-            OpError::Failed(m) => Self::new(StatusCode::BAD_GATEWAY, "failed", m),
+            OpError::Failed(m) => Self::new(StatusCode::BAD_GATEWAY, ErrorCode::Failed, m),
         }
     }
 }
@@ -211,10 +209,10 @@ pub struct ApiPath<T>(pub T);
 
 fn refusal(status: StatusCode, text: String) -> ApiError {
     let code = match status {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
-        _ => "bad_request",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::Invalid,
+        _ => ErrorCode::BadRequest,
     };
     ApiError::new(status, code, text)
 }
@@ -276,7 +274,7 @@ impl Caller {
         if self.0.role.allows(needed) {
             Ok(())
         } else {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("the {} role may not do this", self.0.role)))
+            Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, format!("the {} role may not do this", self.0.role)))
         }
     }
 
@@ -303,7 +301,7 @@ impl FromRequestParts<State> for Caller {
 
 /// Any other path under `/api`: the API's own error shape, not the public 404 page.
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; the routes are listed at /api/openapi.json")
+    ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such API route; the routes are listed at /api/openapi.json")
 }
 
 /// A page of results and the cursor for the next one (absent on the last page).
