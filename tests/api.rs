@@ -309,6 +309,10 @@ fn the_server_refuses_what_its_document_refuses_and_takes_what_it_admits() {
         assert_eq!(refused(api.get(&editor, &format!("/api/v1/events?limit={limit}")).send().unwrap(), StatusCode::UNPROCESSABLE_ENTITY)["field"], "limit");
     }
     assert_eq!(api.get(&editor, "/api/v1/subscribers?limit=500").send().unwrap().status(), StatusCode::OK);
+    // The contract writes the queries with empty values: empty is no filter, as the document says.
+    assert_eq!(api.get(&editor, "/api/v1/subscribers?list=&status=&q=&cursor=").send().unwrap().status(), StatusCode::OK);
+    assert_eq!(api.get(&editor, "/api/v1/events?since=&type=&cursor=").send().unwrap().status(), StatusCode::OK);
+    assert_eq!(api.get(&editor, "/api/v1/bounces?since=").send().unwrap().status(), StatusCode::OK);
     // Any base64url text is a position in the order of addresses, trailing bits and all.
     assert_eq!(api.get(&editor, "/api/v1/subscribers?cursor=AB").send().unwrap().status(), StatusCode::OK);
     assert_eq!(refused(api.get(&editor, "/api/v1/subscribers?cursor=A").send().unwrap(), StatusCode::UNPROCESSABLE_ENTITY)["field"], "cursor");

@@ -17,11 +17,11 @@ use crate::web::State;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Only subscribers of this list
-    #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$", example = "news")]
+    /// Only subscribers of this list (empty: any list)
+    #[param(pattern = "^([a-z0-9][a-z0-9_-]{0,63})?$", example = "news")]
     list: Option<String>,
-    /// A subscription status (on `list`, or on any list) or a subscriber status
-    #[param(value_type = Option<StatusFilter>)]
+    /// A subscription status (on `list`, or on any list) or a subscriber status (empty: any)
+    #[param(schema_with = status_filter_or_empty)]
     status: Option<String>,
     /// The start of the address, case-insensitive
     q: Option<String>,
@@ -65,15 +65,21 @@ impl StatusFilter {
     }
 }
 
+/// The contract writes the query as `?list=&status=&q=&cursor=`: an empty value is no filter.
+fn status_filter_or_empty() -> utoipa::openapi::schema::Schema {
+    let any = utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String).max_length(Some(0)).build();
+    utoipa::openapi::schema::AnyOfBuilder::new().item(utoipa::openapi::Ref::from_schema_name("StatusFilter")).item(any).build().into()
+}
+
 #[utoipa::path(get, path = "/api/v1/subscribers", tag = "subscribers", params(SearchParams),
     responses((status = 200, body = Page<SubscriberRow>), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 404, response = NotFound), (status = 422, response = Invalid)))]
 pub async fn search(caller: Caller, Extract(state): Extract<State>, ApiQuery(p): ApiQuery<SearchParams>) -> Result<Json<Page<SubscriberRow>>, ApiError> {
     caller.may(Permission::Read)?;
-    let list_id = match p.list.as_deref() {
+    let list_id = match p.list.as_deref().filter(|s| !s.is_empty()) {
         Some(slug) => Some(state.app.store.list_by_slug(&ListSlug::parse(slug).map_err(|e| ApiError::invalid("list", e))?).await?.id),
         None => None,
     };
-    let status = p.status.as_deref().map(StatusFilter::parse).transpose()?.map(StatusFilter::as_str);
+    let status = p.status.as_deref().filter(|s| !s.is_empty()).map(StatusFilter::parse).transpose()?.map(StatusFilter::as_str);
     let after = p.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
     let limit = page_size(p.limit)?;
     let query = SubscriberQuery { list_id, status, prefix: p.q.as_deref().map(str::trim).filter(|q| !q.is_empty()), after: after.as_deref(), limit: limit + 1 };
