@@ -22,7 +22,7 @@ pub struct NewSubscription<'a> {
     pub attributes: Option<&'a serde_json::Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AddOutcome {
     /// A new subscription, in the given status.

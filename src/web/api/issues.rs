@@ -13,7 +13,7 @@ use futures_util::Stream;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, ApiErrorBody, ApiPath, ApiQuery, Caller};
+use super::{ApiError, ApiPath, ApiQuery, ApiText, BadGateway, ErrorCode, BadRequest, Caller, Conflict, Forbidden, Invalid, NotFound, TooLarge, TooManyRequests, Unauthorized, UnsupportedType};
 use crate::delivery::status::{SendStatus, send_status};
 use crate::domain::Permission;
 use crate::operations::sends::{self, Control};
@@ -24,7 +24,7 @@ use crate::web::State;
 /// How many issues the listing shows, newest first.
 const LISTED: i64 = 500;
 
-#[utoipa::path(get, path = "/api/v1/issues", tag = "issues", responses((status = 200, body = Vec<Issue>)))]
+#[utoipa::path(get, path = "/api/v1/issues", tag = "issues", responses((status = 200, body = Vec<Issue>), (status = 401, response = Unauthorized)))]
 pub async fn list_issues(caller: Caller, Extract(state): Extract<State>) -> Result<Json<Vec<Issue>>, ApiError> {
     caller.may(Permission::Read)?;
     Ok(Json(state.app.store.all_issues(LISTED).await?))
@@ -34,24 +34,44 @@ pub async fn list_issues(caller: Caller, Extract(state): Extract<State>) -> Resu
 pub struct SavedIssue {
     slug: String,
     list: String,
-    /// created or updated
-    saved: String,
+    saved: IssueSaved,
     scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The issue file's text: what the server checks (TOML front matter, a list that exists, the
+/// renderer's limits) no schema can say, so a well-formed request may still be a 422 naming the
+/// line.
+struct IssueText;
+
+impl utoipa::PartialSchema for IssueText {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::text_body(1, "+++\nlist = \"news\"\nslug = \"2026-12\"\ntitle = \"December 2026\"\ndate = 2026-12-01\n+++\n\n## Focus\n\nA piece of news.\n")
+    }
+}
+
+impl ToSchema for IssueText {}
+
 #[utoipa::path(post, path = "/api/v1/issues", tag = "issues",
-    request_body(content = String, content_type = "text/markdown", description = "The issue file's text: TOML front matter between +++ lines (with `slug`), then Markdown"),
-    responses((status = 201, body = SavedIssue), (status = 200, body = SavedIssue), (status = 409, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
-pub async fn create_issue(caller: Caller, Extract(state): Extract<State>, text: String) -> Result<(StatusCode, Json<SavedIssue>), ApiError> {
+    request_body(description = "The issue file's text: TOML front matter between +++ lines (with `list`, `slug`, `title`, `date`), then Markdown",
+        content((inline(IssueText) = "text/markdown"), (inline(IssueText) = "text/plain"))),
+    responses((status = 201, body = SavedIssue), (status = 200, body = SavedIssue), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
+        (status = 409, response = Conflict), (status = 413, response = TooLarge), (status = 415, response = UnsupportedType), (status = 422, response = Invalid)))]
+pub async fn create_issue(caller: Caller, Extract(state): Extract<State>, headers: HeaderMap, ApiText(text): ApiText) -> Result<(StatusCode, Json<SavedIssue>), ApiError> {
     caller.may(Permission::Edit)?;
+    // Without a Content-Type the text is taken as it is (`curl --data-binary @issue.md`).
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let essence = content_type.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if essence != "text/markdown" && essence != "text/plain" {
+            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, "send the issue file's text with Content-Type: text/markdown"));
+        }
+    }
     // Images resolve against the content folder, as for files dropped there; the name stands
     // for the request in messages and is not a valid slug, so the front matter must give one.
     let path = state.app.config.content.issues_dir.join(format!("{REQUEST_STEM}.md"));
     let may_send = caller.0.role.allows(Permission::Own);
     let added = publishing::add_issue_as(&state.app, &path, &text, caller.actor(), may_send).await.map_err(|e| publish_error(e, &path))?;
     let status = if added.saved == IssueSaved::Created { StatusCode::CREATED } else { StatusCode::OK };
-    let saved = serde_json::to_value(added.saved).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    Ok((status, Json(SavedIssue { slug: added.slug, list: added.list, saved, scheduled_for: added.scheduled_for })))
+    Ok((status, Json(SavedIssue { slug: added.slug, list: added.list, saved: added.saved, scheduled_for: added.scheduled_for })))
 }
 
 /// Stands for the request body where a file name would be; not a valid slug.
@@ -60,7 +80,7 @@ const REQUEST_STEM: &str = "(request body)";
 fn publish_error(e: PublishError, path: &std::path::Path) -> ApiError {
     match e {
         PublishError::Store { source, .. } => source.into(),
-        PublishError::NotAllowed { reason, .. } => ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("only an owner may schedule a send: {reason}")),
+        PublishError::NotAllowed { reason, .. } => ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, format!("only an owner may schedule a send: {reason}")),
         e if e.is_bad_input() => {
             let message = e.to_string().replace(&format!("{}: ", path.display()), "");
             let no_slug = format!("{REQUEST_STEM:?} is not a valid slug");
@@ -71,7 +91,7 @@ fn publish_error(e: PublishError, path: &std::path::Path) -> ApiError {
         }
         e => {
             tracing::error!(error = %e, "cannot add an issue");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error")
         }
     }
 }
@@ -79,21 +99,37 @@ fn publish_error(e: PublishError, path: &std::path::Path) -> ApiError {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RenderParams {
-    /// html, text or eml (default html)
+    /// Default html
+    #[param(value_type = Option<RenderFormat>)]
     format: Option<String>,
-    /// Render as this subscriber would receive it
+    /// Render as this subscriber would receive it (editors and owners)
+    #[param(format = Email, pattern = "^[\\u0020-\\u007e]+@[^@]+$", example = "ann@example.com")]
     to: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/issues/{slug}", tag = "issues", params(("slug" = String, Path), RenderParams),
-    responses((status = 200, description = "The rendering", content_type = "text/html"), (status = 404, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
+/// What `format` asks for: the web version, the plain-text part, or the whole message.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderFormat {
+    Html,
+    Text,
+    Eml,
+}
+
+#[utoipa::path(get, path = "/api/v1/issues/{slug}", tag = "issues", params(("slug" = String, Path, example = "2026-12"), RenderParams),
+    responses((status = 200, description = "The rendering", content((String = "text/html"), (String = "text/plain"), (String = "message/rfc822"))), (status = 400, response = BadRequest), (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 422, response = Invalid)))]
 pub async fn render_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>, ApiQuery(p): ApiQuery<RenderParams>) -> Result<Response, ApiError> {
     caller.may(Permission::Read)?;
-    let (format, content_type) = match p.format.as_deref().unwrap_or("html") {
-        "html" => (Format::Html, "text/html; charset=utf-8"),
-        "text" => (Format::Text, "text/plain; charset=utf-8"),
-        "eml" => (Format::Eml, "message/rfc822"),
-        other => return Err(ApiError::invalid("format", format!("{other:?} is not html, text or eml"))),
+    // Read here rather than by the query extractor: an unknown format is a 422 naming the field.
+    let format = match p.format.as_deref() {
+        None => RenderFormat::Html,
+        Some(text) => RenderFormat::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text)).map_err(|_| ApiError::invalid("format", format!("{text:?} is not html, text or eml")))?,
+    };
+    let (format, content_type) = match format {
+        RenderFormat::Html => (Format::Html, "text/html; charset=utf-8"),
+        RenderFormat::Text => (Format::Text, "text/plain; charset=utf-8"),
+        RenderFormat::Eml => (Format::Eml, "message/rfc822"),
     };
     // A subscriber's own copy carries their signed links: an editor's to see, not a viewer's.
     if p.to.is_some() {
@@ -102,52 +138,69 @@ pub async fn render_issue(caller: Caller, Extract(state): Extract<State>, ApiPat
     let to = p.to.as_deref().map(|t| crate::domain::EmailAddress::parse(t).map_err(|e| ApiError::invalid("to", e))).transpose()?;
     let bytes = publishing::preview(&state.app, &slug, format, to.as_ref()).await.map_err(|e| match e {
         PreviewError::Store(s) => ApiError::from(s),
-        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", other),
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, other),
     })?;
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
+/// Give at most one of `at` and `test`; neither sends to the list now.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"at": "2026-12-01T08:00:00Z"}))]
 pub struct SendBody {
-    /// Queue at this time instead of now (RFC 3339)
+    /// Queue at this time instead of now
+    #[schema(format = DateTime, example = "2026-12-01T08:00:00Z")]
     at: Option<String>,
     /// Send one copy to this address only; the list is not touched
+    #[schema(format = Email, pattern = "^[\\u0020-\\u007e]+@[^@]+$", example = "proof@example.org")]
     test: Option<String>,
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct SendAccepted {
     issue: String,
-    /// queued, scheduled or test_sent
-    outcome: String,
+    outcome: SendOutcome,
+    /// How many are queued (`queued`)
     recipients: Option<u64>,
+    /// When the send starts (`scheduled`)
     scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where the copy went (`test_sent`)
     test: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/issues/{slug}/send", tag = "issues", params(("slug" = String, Path)), request_body(content = SendBody, description = "optional"),
-    responses((status = 202, body = SendAccepted), (status = 403, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody), (status = 422, body = ApiErrorBody)))]
-pub async fn send_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>, headers: HeaderMap, body: String) -> Result<(StatusCode, Json<SendAccepted>), ApiError> {
+#[derive(Debug, Clone, Copy, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SendOutcome {
+    Queued,
+    Scheduled,
+    TestSent,
+}
+
+#[utoipa::path(post, path = "/api/v1/issues/{slug}/send", tag = "issues", params(("slug" = String, Path, example = "2026-12")),
+    request_body(content = SendBody, description = "Optional: without a body the issue is sent to its list now"),
+    responses((status = 202, body = SendAccepted), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound),
+        (status = 409, response = Conflict), (status = 413, response = TooLarge), (status = 415, response = UnsupportedType), (status = 422, response = Invalid), (status = 429, response = TooManyRequests), (status = 502, response = BadGateway)))]
+pub async fn send_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>, headers: HeaderMap, ApiText(body): ApiText) -> Result<(StatusCode, Json<SendAccepted>), ApiError> {
     let body: SendBody = if body.trim().is_empty() { SendBody::default() } else { parse_json(&headers, &body)? };
     // A test copy is an editor's; sending to a list is the owner's.
     caller.may(if body.test.is_some() { Permission::Edit } else { Permission::Own })?;
     let issue = state.app.store.issue_by_slug(&slug).await?;
     let app = &state.app;
-    let mut accepted = SendAccepted { issue: issue.slug.clone(), outcome: String::new(), recipients: None, scheduled_for: None, test: None };
+    let mut accepted = SendAccepted { issue: issue.slug.clone(), outcome: SendOutcome::Queued, recipients: None, scheduled_for: None, test: None };
     match (body.test, body.at) {
         (Some(_), Some(_)) => return Err(ApiError::invalid("at", "a test copy is sent now: give `test` or `at`, not both")),
         (Some(address), None) => {
             let email = sends::send_test(app, &issue, &address, caller.actor()).await?;
-            (accepted.outcome, accepted.test) = ("test_sent".into(), Some(email.to_string()));
+            (accepted.outcome, accepted.test) = (SendOutcome::TestSent, Some(email.to_string()));
         }
         (None, Some(at)) => {
             let at = sends::parse_time("at", &at)?;
             sends::schedule(app, &issue, at, caller.actor()).await?;
-            (accepted.outcome, accepted.scheduled_for) = ("scheduled".into(), Some(at));
+            (accepted.outcome, accepted.scheduled_for) = (SendOutcome::Scheduled, Some(at));
         }
         (None, None) => {
             let n = sends::send_now(app, &issue, caller.actor()).await?;
-            (accepted.outcome, accepted.recipients) = ("queued".into(), Some(n));
+            (accepted.outcome, accepted.recipients) = (SendOutcome::Queued, Some(n));
         }
     }
     Ok((StatusCode::ACCEPTED, Json(accepted)))
@@ -156,44 +209,58 @@ pub async fn send_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(
 fn parse_json<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &str) -> Result<T, ApiError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if !content_type.starts_with("application/json") {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"));
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType, "send the body as application/json"));
     }
-    serde_json::from_str(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("the JSON body cannot be read: {e}")))
+    serde_json::from_str(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, format!("the JSON body cannot be read: {e}")))
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct StatusChanged {
     issue: String,
-    status: String,
+    status: ControlledStatus,
+}
+
+/// Where pause, resume and cancel leave a send.
+#[derive(Debug, Clone, Copy, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlledStatus {
+    Paused,
+    Sending,
+    Cancelled,
 }
 
 async fn control(caller: Caller, state: State, slug: String, action: Control) -> Result<Json<StatusChanged>, ApiError> {
     caller.may(Permission::Own)?;
     let issue = state.app.store.issue_by_slug(&slug).await?;
-    let status = sends::control(&state.app, &issue, action, caller.actor()).await?;
-    Ok(Json(StatusChanged { issue: issue.slug, status: status.to_string() }))
+    sends::control(&state.app, &issue, action, caller.actor()).await?;
+    let status = match action {
+        Control::Pause => ControlledStatus::Paused,
+        Control::Resume => ControlledStatus::Sending,
+        Control::Cancel => ControlledStatus::Cancelled,
+    };
+    Ok(Json(StatusChanged { issue: issue.slug, status }))
 }
 
-#[utoipa::path(post, path = "/api/v1/issues/{slug}/pause", tag = "issues", params(("slug" = String, Path)),
-    responses((status = 200, body = StatusChanged), (status = 403, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/issues/{slug}/pause", tag = "issues", params(("slug" = String, Path, example = "2026-12")),
+    responses((status = 200, body = StatusChanged), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn pause_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Json<StatusChanged>, ApiError> {
     control(caller, state, slug, Control::Pause).await
 }
 
-#[utoipa::path(post, path = "/api/v1/issues/{slug}/resume", tag = "issues", params(("slug" = String, Path)),
-    responses((status = 200, body = StatusChanged), (status = 403, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/issues/{slug}/resume", tag = "issues", params(("slug" = String, Path, example = "2026-12")),
+    responses((status = 200, body = StatusChanged), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn resume_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Json<StatusChanged>, ApiError> {
     control(caller, state, slug, Control::Resume).await
 }
 
-#[utoipa::path(post, path = "/api/v1/issues/{slug}/cancel", tag = "issues", params(("slug" = String, Path)),
-    responses((status = 200, body = StatusChanged), (status = 403, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/issues/{slug}/cancel", tag = "issues", params(("slug" = String, Path, example = "2026-12")),
+    responses((status = 200, body = StatusChanged), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden), (status = 404, response = NotFound), (status = 409, response = Conflict)))]
 pub async fn cancel_issue(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Json<StatusChanged>, ApiError> {
     control(caller, state, slug, Control::Cancel).await
 }
 
-#[utoipa::path(get, path = "/api/v1/issues/{slug}/status", tag = "issues", params(("slug" = String, Path)),
-    responses((status = 200, body = SendStatus), (status = 404, body = ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/issues/{slug}/status", tag = "issues", params(("slug" = String, Path, example = "2026-12")),
+    responses((status = 200, body = SendStatus), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 404, response = NotFound)))]
 pub async fn issue_status(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Json<SendStatus>, ApiError> {
     caller.may(Permission::Read)?;
     Ok(Json(send_status(&state.app, &slug).await?))
@@ -219,7 +286,7 @@ impl StreamSlot {
         let mut open = OPEN_STREAMS.lock().expect("stream count lock");
         let n = open.entry(key.clone()).or_default();
         if *n >= MAX_STREAMS_PER_CALLER {
-            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", format!("at most {MAX_STREAMS_PER_CALLER} progress streams per token at once")));
+            return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::TooManyStreams, format!("at most {MAX_STREAMS_PER_CALLER} progress streams per token at once")));
         }
         *n += 1;
         Ok(Self(key))
@@ -238,8 +305,9 @@ impl Drop for StreamSlot {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/issues/{slug}/events", tag = "issues", params(("slug" = String, Path)),
-    responses((status = 200, description = "`progress` events, each an issue status as JSON, one a second while the send is sending or paused; one event, then the end, otherwise", content_type = "text/event-stream"), (status = 404, body = ApiErrorBody), (status = 429, description = "too many streams open for this token", body = ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/issues/{slug}/events", tag = "issues", params(("slug" = String, Path, example = "2026-12")),
+    responses((status = 200, description = "`progress` events, each an issue status as JSON, one a second while the send is sending or paused; one event, then the end, otherwise", content_type = "text/event-stream"),
+        (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 404, response = NotFound), (status = 429, response = TooManyRequests)))]
 pub async fn issue_events(caller: Caller, Extract(state): Extract<State>, ApiPath(slug): ApiPath<String>) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.may(Permission::Read)?;
     send_status(&state.app, &slug).await?;

@@ -5,6 +5,7 @@
 mod issues;
 mod lists;
 mod logs;
+mod schema;
 mod subscribers;
 
 use axum::Json;
@@ -19,6 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::State;
+use schema::Enums;
 use crate::domain::Permission;
 use crate::operations::OpError;
 use crate::staff::Secret256;
@@ -29,7 +31,7 @@ use crate::store::{StaffIdentity, StoreError};
     info(title = "Tidings staff API", description = "Lists, subscribers, imports, issues and sends, the bounce log and the event log."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(ApiErrorBody, ErrorDetail))
+    components(schemas(ApiErrorBody, ErrorDetail, subscribers::StatusFilter, issues::RenderFormat), responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, TooLarge, UnsupportedType, Invalid, TooManyRequests, BadGateway))
 )]
 struct ApiDoc;
 
@@ -44,7 +46,7 @@ impl Modify for BearerAuth {
 
 /// The API's routes and their OpenAPI document, built together.
 pub fn router() -> (axum::Router<State>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(lists::list_lists, lists::create_list))
         .routes(routes!(lists::start_import))
         .routes(routes!(lists::import_status))
@@ -60,37 +62,92 @@ pub fn router() -> (axum::Router<State>, utoipa::openapi::OpenApi) {
         .routes(routes!(issues::issue_events))
         .routes(routes!(logs::bounces))
         .routes(routes!(logs::events))
-        .split_for_parts()
+        .split_for_parts();
+    // After the routes: it edits the schemas they bring.
+    Enums.modify(&mut document);
+    (router, document)
 }
 
 /// The one error shape: `{"error": {"code", "message", "field"}}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid", "message": "\"ann@\": the part after '@' is empty", "field": "email"}}))]
 pub struct ApiErrorBody {
     error: ErrorDetail,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    code: String,
+    code: ErrorCode,
     message: String,
+    /// The request field the error is about, when there is one.
     field: Option<String>,
+}
+
+/// What went wrong, for a program to act on (`message` is for people).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    TooLarge,
+    UnsupportedMediaType,
+    Invalid,
+    TooManyStreams,
+    RateLimited,
+    Failed,
+    Internal,
+}
+
+/// The error responses, documented once and referenced by each operation that can answer them.
+macro_rules! error_responses {
+    ($($name:ident $(+ $header:literal)? => $description:literal),+ $(,)?) => {$(
+        pub struct $name;
+
+        impl<'r> utoipa::ToResponse<'r> for $name {
+            fn response() -> (&'r str, utoipa::openapi::RefOr<utoipa::openapi::response::Response>) {
+                let body = utoipa::openapi::ContentBuilder::new().schema(Some(utoipa::openapi::Ref::from_schema_name("ApiErrorBody"))).build();
+                #[allow(unused_mut)]
+                let mut response = utoipa::openapi::ResponseBuilder::new().description($description).content("application/json", body);
+                $(response = response.header($header, utoipa::openapi::HeaderBuilder::new().schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String)).build());)?
+                (stringify!($name), response.build().into())
+            }
+        }
+    )+};
+}
+
+error_responses! {
+    BadRequest => "The request cannot be read: a malformed query, path segment or JSON body",
+    Unauthorized + "WWW-Authenticate" => "No token, or one that is unknown or revoked",
+    Forbidden => "The token's role may not do this",
+    NotFound => "No such list, subscriber, issue or import",
+    Conflict => "The request conflicts with the current state (a list that exists, a send already under way, an address on the suppression list)",
+    TooLarge => "The body is larger than this operation takes",
+    UnsupportedType => "The body's Content-Type is not one this operation takes",
+    Invalid => "A value is well-formed but not valid; `field` names it",
+    TooManyRequests + "Retry-After" => "Too many at once for this token",
+    BadGateway => "The mail relay refused or could not be reached",
 }
 
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     field: Option<&'static str>,
+    /// For a 429: when to try again (10 s unless the limit says otherwise).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl std::fmt::Display) -> Self {
-        Self { status, code, message: message.to_string(), field: None }
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl std::fmt::Display) -> Self {
+        Self { status, code, message: message.to_string(), field: None, retry_after: None }
     }
 
     pub fn invalid(field: &'static str, message: impl std::fmt::Display) -> Self {
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message: message.to_string(), field: Some(field) }
+        Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: ErrorCode::Invalid, message: message.to_string(), field: Some(field), retry_after: None }
     }
 
     /// The status and the message, for a page that shows the error.
@@ -99,19 +156,19 @@ impl ApiError {
     }
 
     fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API token is needed: Authorization: Bearer TOKEN")
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "a valid API token is needed: Authorization: Bearer TOKEN")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ApiErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message, field: self.field.map(str::to_string) } };
+        let body = ApiErrorBody { error: ErrorDetail { code: self.code, message: self.message, field: self.field.map(str::to_string) } };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
         }
         if self.status == StatusCode::TOO_MANY_REQUESTS {
-            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("10"));
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(self.retry_after.unwrap_or(10)));
         }
         response
     }
@@ -121,18 +178,14 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let status = match &e {
             StoreError::UnknownList(_) | StoreError::UnknownIssue(_) | StoreError::UnknownSubscriber(_) | StoreError::UnknownImport(_) | StoreError::UnknownStaff(_) | StoreError::UnknownToken(_) => StatusCode::NOT_FOUND,
-            StoreError::ListExists(_) | StoreError::LastOwner(_) | StoreError::IssueLocked { .. } | StoreError::IssueState { .. } | StoreError::StaffExists(_) | StoreError::TokenExists(_) => StatusCode::CONFLICT,
-            StoreError::Suppressed { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            // An address on the suppression list is a state of ours, not a fault of the request.
+            StoreError::ListExists(_) | StoreError::LastOwner(_) | StoreError::IssueLocked { .. } | StoreError::IssueState { .. } | StoreError::StaffExists(_) | StoreError::TokenExists(_) | StoreError::Suppressed { .. } => StatusCode::CONFLICT,
             _ => {
                 tracing::error!(error = %e, "API request failed");
-                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, "internal error");
             }
         };
-        let code = match status {
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::CONFLICT => "conflict",
-            _ => "invalid",
-        };
+        let code = if status == StatusCode::NOT_FOUND { ErrorCode::NotFound } else { ErrorCode::Conflict };
         Self::new(status, code, e)
     }
 }
@@ -140,12 +193,17 @@ impl From<StoreError> for ApiError {
 impl From<OpError> for ApiError {
     fn from(e: OpError) -> Self {
         match e {
-            OpError::Invalid { field, message } => Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid", message, field },
+            OpError::Invalid { field, message } => Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: ErrorCode::Invalid, message, field, retry_after: None },
             OpError::Store(s) => s.into(),
-            OpError::Failed(m) => Self::new(StatusCode::BAD_GATEWAY, "failed", m),
-            OpError::TooMany { message, .. } => Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
+            OpError::Failed(m) => Self::new(StatusCode::BAD_GATEWAY, ErrorCode::Failed, m),
+            OpError::TooMany { message, retry_after_secs } => Self { retry_after: Some(retry_after_secs), ..Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited, message) },
         }
     }
+}
+
+/// The schema of a text body the API reads as it comes: a string of at least `min_length`.
+fn text_body(min_length: usize, example: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String).min_length(Some(min_length)).examples([example]).into()
 }
 
 /// `axum`'s extractors, with their refusals in the API's error shape.
@@ -155,10 +213,10 @@ pub struct ApiPath<T>(pub T);
 
 fn refusal(status: StatusCode, text: String) -> ApiError {
     let code = match status {
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
-        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
-        _ => "bad_request",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::Invalid,
+        _ => ErrorCode::BadRequest,
     };
     ApiError::new(status, code, text)
 }
@@ -196,6 +254,21 @@ impl<T: serde::de::DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> 
     }
 }
 
+/// A text body (Markdown, or an optional JSON body read by hand), with axum's refusals (not
+/// UTF-8, too large) in the API's error shape.
+pub struct ApiText(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for ApiText {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match String::from_request(request, state).await {
+            Ok(text) => Ok(Self(text)),
+            Err(r) => Err(refusal(r.status(), r.body_text())),
+        }
+    }
+}
+
 /// Who is calling, from the bearer token. Checked before any handler runs.
 pub struct Caller(pub StaffIdentity);
 
@@ -205,7 +278,7 @@ impl Caller {
         if self.0.role.allows(needed) {
             Ok(())
         } else {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("the {} role may not do this", self.0.role)))
+            Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, format!("the {} role may not do this", self.0.role)))
         }
     }
 
@@ -232,15 +305,26 @@ impl FromRequestParts<State> for Caller {
 
 /// Any other path under `/api`: the API's own error shape, not the public 404 page.
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API route; the routes are listed at /api/openapi.json")
+    ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "no such API route; the routes are listed at /api/openapi.json")
 }
 
 /// A page of results and the cursor for the next one (absent on the last page).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
     pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last one
     pub next_cursor: Option<String>,
 }
 
 pub const PAGE_SIZE: i64 = 50;
 pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// `limit`, as documented: a size outside 1–500 is refused rather than quietly changed, so a
+/// client that asks for 1,000 learns it gets at most 500.
+pub fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(PAGE_SIZE),
+        Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::invalid("limit", format!("{n} is not a page size from 1 to {MAX_PAGE_SIZE}"))),
+    }
+}
