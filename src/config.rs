@@ -103,6 +103,12 @@ pub struct SmtpConfig {
     /// AUTH over an unencrypted connection to a relay that is not on this host. Off: the
     /// password would cross the network in clear text.
     pub allow_plaintext_auth: bool,
+    /// PEM file of the CAs that may sign the relay's certificate (a private CA); empty: the
+    /// system's trust store.
+    pub ca_file: PathBuf,
+    /// Check the relay's certificate (chain, host name, dates). Off only for a lab: anyone on
+    /// the path could read the mail and the password.
+    pub tls_verify: bool,
 }
 
 impl SmtpConfig {
@@ -126,6 +132,8 @@ impl Default for SmtpConfig {
             pool_size: 8,
             timeout_secs: 30,
             allow_plaintext_auth: false,
+            ca_file: PathBuf::new(),
+            tls_verify: true,
         }
     }
 }

@@ -562,3 +562,59 @@ fn a_backup_taken_mid_send_restores_and_the_resumed_send_mails_nobody_twice() {
     assert!(elsewhere.fails(&["restore", &backup.display().to_string()], 2).contains("newer than this tidings knows"));
     assert_eq!(elsewhere.json(&["issue", "status", "2026-11"])["deliveries"]["sent"], 40, "the database is unchanged");
 }
+
+/// A newsletter whose relay is `relay` over `tls`, trusting the CA in `ca_pem`.
+fn over_tls(n: usize, port: u16, tls: &str, ca_pem: &str) -> Tidings {
+    let mut t = newsletter(n, port);
+    let ca = t.write("ca.pem", ca_pem);
+    t.set_env("TIDINGS_SMTP__TLS", tls);
+    t.set_env("TIDINGS_SMTP__CA_FILE", &ca);
+    t.ok(&["issue", "send", "2026-11"]);
+    t
+}
+
+#[test]
+fn mail_goes_to_the_relay_over_verified_tls_and_a_bad_certificate_holds_the_send_without_spending_attempts() {
+    use support::tls::{TestCa, TlsMode, TlsRelay};
+    let ca = TestCa::new("Tidings test CA");
+    for (mode, tls) in [(TlsMode::Starttls, "starttls"), (TlsMode::Implicit, "tls")] {
+        let relay = TlsRelay::start(mode, ca.server_cert(&["127.0.0.1"], false));
+        let t = over_tls(3, relay.port, tls, &ca.pem);
+        t.ok(&["deliver", "--until-idle"]);
+        let mut got = relay.received();
+        got.sort();
+        assert_eq!(got, (0..3).map(|i| (format!("reader{i}@example.com"), true)).collect::<Vec<_>>(), "{tls}: every message over TLS");
+        assert_eq!(count(&t, "sent"), 3);
+    }
+
+    let stranger = TestCa::new("Somebody else's CA");
+    let bad = [
+        ("a certificate for another host", ca.server_cert(&["relay.example.net"], false)),
+        ("an expired certificate", ca.server_cert(&["127.0.0.1"], true)),
+        ("a certificate from an untrusted CA", stranger.server_cert(&["127.0.0.1"], false)),
+    ];
+    for (what, cert) in bad {
+        let relay = TlsRelay::start(TlsMode::Starttls, cert);
+        let t = over_tls(2, relay.port, "starttls", &ca.pem);
+        let err = t.fails(&["deliver", "--until-idle"], 1);
+        assert!(err.contains("STARTTLS") && (err.contains("certificate") || err.contains("Certificate")), "{what}: {err}");
+        assert!(relay.received().is_empty(), "{what}: nothing is sent");
+        assert_eq!(count(&t, "queued"), 2, "{what}: the send waits");
+        let attempts = std::process::Command::new("sqlite3").arg(t.db_path()).arg("SELECT MAX(attempts) FROM deliveries").output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&attempts.stdout).trim(), "0", "{what}: nobody's attempts are spent");
+    }
+
+    // A lab may turn checking off, and is told so at every start.
+    let relay = TlsRelay::start(TlsMode::Starttls, stranger.server_cert(&["relay.example.net"], true));
+    let mut t = over_tls(1, relay.port, "starttls", &ca.pem);
+    t.set_env("TIDINGS_SMTP__TLS_VERIFY", "false");
+    let out = t.run(&["deliver", "--until-idle"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls_verify = false"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(relay.received().len(), 1);
+    let unreadable = t.write("not-a-ca.pem", "hello");
+    t.set_env("TIDINGS_SMTP__TLS_VERIFY", "true");
+    t.set_env("TIDINGS_SMTP__CA_FILE", &unreadable);
+    let err = t.run(&["deliver", "--until-idle"]);
+    assert!(!err.status.success() && String::from_utf8_lossy(&err.stderr).contains("smtp.ca_file"), "{}", String::from_utf8_lossy(&err.stderr));
+}

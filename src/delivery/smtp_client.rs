@@ -413,17 +413,72 @@ pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The TLS client for the relay: the platform's trust store, through rustls with ring.
-pub fn tls_connector(host: &str) -> Result<(TlsConnector, rustls_pki_types::ServerName<'static>), String> {
+/// Whom the relay's certificate must be signed by.
+#[derive(Debug, Clone)]
+pub enum TrustAnchors<'a> {
+    /// The platform's trust store.
+    System,
+    /// The CAs in this PEM file only (a private CA).
+    File(&'a std::path::Path),
+    /// None: the certificate is not checked at all (`smtp.tls_verify = false`).
+    Unverified,
+}
+
+/// The TLS client for the relay, through rustls with ring.
+pub fn tls_connector(host: &str, trust: TrustAnchors<'_>) -> Result<(TlsConnector, rustls_pki_types::ServerName<'static>), String> {
     use rustls_platform_verifier::BuilderVerifierExt;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_platform_verifier())
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth();
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| e.to_string())?;
+    let config = match trust {
+        TrustAnchors::System => builder.with_platform_verifier().map_err(|e| e.to_string())?.with_no_client_auth(),
+        TrustAnchors::File(path) => builder.with_root_certificates(roots_from(path)?).with_no_client_auth(),
+        TrustAnchors::Unverified => builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))).with_no_client_auth(),
+    };
     let name = rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))?;
     Ok((TlsConnector::from(Arc::new(config)), name))
+}
+
+fn roots_from(path: &std::path::Path) -> Result<rustls::RootCertStore, String> {
+    use rustls_pki_types::pem::PemObject;
+    let unreadable = |e: &dyn std::fmt::Display| format!("smtp.ca_file {}: {e}", path.display());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+        roots.add(cert.map_err(|e| unreadable(&e))?).map_err(|e| unreadable(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(unreadable(&"holds no PEM certificate"));
+    }
+    Ok(roots)
+}
+
+/// `smtp.tls_verify = false`: any certificate is taken (the handshake's signatures are still
+/// checked, so the session is encrypted to whoever answered).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(&self, message: &[u8], cert: &rustls_pki_types::CertificateDer<'_>, dss: &rustls::DigitallySignedStruct) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(&self, message: &[u8], cert: &rustls_pki_types::CertificateDer<'_>, dss: &rustls::DigitallySignedStruct) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::Semaphore;
 
-use super::smtp_client::{Connection, Settings, dot_stuff, tls_connector};
+use super::smtp_client::{Connection, Settings, TrustAnchors, dot_stuff, tls_connector};
 use super::transport::{SendError, TransportError};
 use crate::config::{SmtpConfig, TlsMode};
 
@@ -22,11 +22,22 @@ pub struct SmtpPool {
     slots: Semaphore,
 }
 
+fn trust_anchors(smtp: &SmtpConfig) -> TrustAnchors<'_> {
+    if !smtp.tls_verify {
+        tracing::warn!(relay = %smtp.host, "smtp.tls_verify = false: the relay's certificate is not checked, so anyone on the path can read the mail and the password");
+        TrustAnchors::Unverified
+    } else if smtp.ca_file.as_os_str().is_empty() {
+        TrustAnchors::System
+    } else {
+        TrustAnchors::File(&smtp.ca_file)
+    }
+}
+
 impl SmtpPool {
     pub fn new(smtp: &SmtpConfig) -> Result<Self, TransportError> {
         let tls = match smtp.tls {
             TlsMode::None => None,
-            TlsMode::Starttls | TlsMode::Tls => Some(tls_connector(&smtp.host).map_err(|e| TransportError(format!("TLS for {}: {e}", smtp.host)))?),
+            TlsMode::Starttls | TlsMode::Tls => Some(tls_connector(&smtp.host, trust_anchors(smtp)).map_err(|e| TransportError(format!("TLS for {}: {e}", smtp.host)))?),
         };
         let credentials = (!smtp.username.is_empty()).then(|| (smtp.username.clone(), smtp.password.expose().to_string()));
         let settings = Settings {

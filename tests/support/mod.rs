@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 pub mod browser;
 pub mod serve;
 pub mod smtp;
+pub mod tls;
 
 pub struct Tidings {
     dir: tempfile::TempDir,
