@@ -282,3 +282,32 @@ fn test_copies_refuse_suppressed_addresses_are_limited_per_staff_member_and_erro
     let page = editor.get(a.server.url("/admin/issues/2026-12?error=Your+session+expired%3A+call+555-0100&notice=Wire+money")).send().unwrap().text().unwrap();
     assert!(!page.contains("555-0100") && !page.contains("Wire money"), "{page}");
 }
+
+#[test]
+fn password_checks_do_not_stall_other_requests() {
+    let a = Admin::start();
+    let logins: Vec<_> = (0..4)
+        .map(|i| {
+            let (client, url) = (a.client(), a.server.url("/admin/login"));
+            std::thread::spawn(move || {
+                let form = client.get(&url).send().unwrap().text().unwrap();
+                let csrf = field(&form, "csrf").unwrap();
+                let start = Instant::now();
+                let r = client.post(&url).form(&[("csrf", csrf.as_str()), ("email", &format!("owner{i}@example.com")), ("password", "wrong password, slowly")]).send().unwrap();
+                assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+                start.elapsed()
+            })
+        })
+        .collect();
+    let health = Client::new();
+    let mut latencies = Vec::new();
+    while logins.iter().any(|l| !l.is_finished()) {
+        let start = Instant::now();
+        assert_eq!(health.get(a.server.url("/healthz")).send().unwrap().status(), StatusCode::OK);
+        latencies.push(start.elapsed());
+    }
+    let slowest_login = logins.into_iter().map(|l| l.join().unwrap()).max().unwrap();
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    assert!(median * 4 < slowest_login, "/healthz took {median:?} (median of {}) while logins took up to {slowest_login:?}", latencies.len());
+}
