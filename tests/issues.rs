@@ -164,6 +164,9 @@ fn bad_issue_files_are_refused_with_file_line_and_field_and_nothing_is_stored() 
         // Nesting that used to overflow the stack and abort the process.
         ("quotes.md", good.replace("Body.", &format!("Text\n\n{}x", "> ".repeat(5000))), "quotes.md: line 9: quotes and lists nested 5000 deep"),
         ("divs.md", good.replace("Body.", &"<div>".repeat(5000)), "divs.md: line 7: HTML elements nested 5000 deep"),
+        ("selfclosing.md", good.replace("Body.", &"<div/>".repeat(20000)), "selfclosing.md: line 7: HTML elements nested 20000 deep"),
+        ("strays.md", good.replace("Body.", &"<div></x>".repeat(20000)), "strays.md: line 7: HTML elements nested 20000 deep"),
+        ("emphasis.md", good.replace("Body.", &("*a ".repeat(5000) + "b" + &" b*".repeat(5000))), "emphasis.md: the rendered body nests 5001 elements deep"),
         ("huge.md", good.replace("Body.", &"word ".repeat(300_000)), "huge.md: the body is 1465 KiB"),
     ];
     for (name, text, expected) in cases {

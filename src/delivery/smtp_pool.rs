@@ -35,26 +35,33 @@ fn trust_anchors(smtp: &SmtpConfig) -> TrustAnchors<'_> {
 
 impl SmtpPool {
     pub fn new(smtp: &SmtpConfig) -> Result<Self, TransportError> {
+        Ok(Self {
+            settings: settings(smtp)?,
+            timeout: Duration::from_secs(smtp.timeout_secs.max(1)),
+            idle: Mutex::new(Vec::new()),
+            slots: Semaphore::new(smtp.pool_size.max(1) as usize),
+        })
+    }
+}
+
+/// How to reach the relay `smtp` names, with its TLS and credentials.
+pub fn settings(smtp: &SmtpConfig) -> Result<Settings, TransportError> {
         let tls = match smtp.tls {
             TlsMode::None => None,
             TlsMode::Starttls | TlsMode::Tls => Some(tls_connector(&smtp.host, trust_anchors(smtp)).map_err(|e| TransportError(format!("TLS for {}: {e}", smtp.host)))?),
         };
         let credentials = (!smtp.username.is_empty()).then(|| (smtp.username.clone(), smtp.password.expose().to_string()));
-        let settings = Settings {
+        Ok(Settings {
             host: smtp.host.clone(),
             port: smtp.port,
             hello: ClientId::default().to_string(),
             tls,
             implicit_tls: smtp.tls == TlsMode::Tls,
             credentials,
-        };
-        Ok(Self {
-            settings,
-            timeout: Duration::from_secs(smtp.timeout_secs.max(1)),
-            idle: Mutex::new(Vec::new()),
-            slots: Semaphore::new(smtp.pool_size.max(1) as usize),
         })
-    }
+}
+
+impl SmtpPool {
 
     /// Sends one message over a pooled connection. A connection that broke (I/O error, 421,
     /// timeout) is dropped; a healthy one goes back to the pool, also after a refused recipient.

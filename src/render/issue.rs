@@ -78,8 +78,14 @@ pub struct RenderedIssue {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot inline the email's CSS: {0}")]
-pub struct RenderError(String);
+pub enum RenderError {
+    #[error("cannot inline the email's CSS: {0}")]
+    Inline(String),
+    /// Deep inline formatting, or HTML the line check could not follow, nests past what the
+    /// email and text writers can walk.
+    #[error("the rendered body nests {depth} elements deep; at most {} are accepted (deeply nested emphasis or HTML)", markdown::MAX_RENDERED_DEPTH)]
+    TooDeep { depth: usize },
+}
 
 /// The body HTML alone: what the web page and the feeds show.
 pub fn body_html(issue: &IssueView<'_>, markdown_source: &str, site: &Site) -> String {
@@ -88,6 +94,10 @@ pub fn body_html(issue: &IssueView<'_>, markdown_source: &str, site: &Site) -> S
 
 pub fn render(issue: &IssueView<'_>, markdown_source: &str, site: &Site) -> Result<RenderedIssue, RenderError> {
     let body_html = body_html(issue, markdown_source, site);
+    let depth = markdown::html_depth(&body_html);
+    if depth > markdown::MAX_RENDERED_DEPTH {
+        return Err(RenderError::TooDeep { depth });
+    }
     let email_html = email_html(issue, &body_html, site)?;
     let email_text = email_text(issue, markdown_source, site);
     Ok(RenderedIssue { body_html, email_html, email_text })
@@ -112,7 +122,7 @@ fn email_html(issue: &IssueView<'_>, body_html: &str, site: &Site) -> Result<Str
     };
     let html = layout::email(&frame, body_html).into_string();
     let inliner = css_inline::CSSInliner::options().load_remote_stylesheets(false).keep_at_rules(true).build();
-    inliner.inline(&html).map_err(|e| RenderError(e.to_string()))
+    inliner.inline(&html).map_err(|e| RenderError::Inline(e.to_string()))
 }
 
 fn email_text(issue: &IssueView<'_>, markdown_source: &str, site: &Site) -> String {

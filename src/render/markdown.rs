@@ -46,15 +46,15 @@ pub fn check_shape(markdown: &str) -> Result<(), ShapeError> {
     if markdown.len() > MAX_BODY_BYTES {
         return Err(ShapeError::TooLarge { kib: markdown.len().div_ceil(1024) });
     }
-    let mut html_depth = 0usize;
+    let mut open = Vec::new();
     for (n, line) in markdown.lines().enumerate() {
         let depth = block_depth(line);
         if depth > MAX_NESTING {
             return Err(ShapeError::TooDeep { line: n + 1, what: "quotes and lists", depth });
         }
-        html_depth = html_depth_after(line, html_depth);
-        if html_depth > MAX_NESTING {
-            return Err(ShapeError::TooDeep { line: n + 1, what: "HTML elements", depth: html_depth });
+        open_html_elements(line, &mut open);
+        if open.len() > MAX_NESTING {
+            return Err(ShapeError::TooDeep { line: n + 1, what: "HTML elements", depth: open.len() });
         }
     }
     Ok(())
@@ -90,8 +90,10 @@ const UNNESTED: [&str; 26] = [
     "tfoot", "rt", "rp",
 ];
 
-/// The depth of open raw HTML elements after `line`, given the depth before it.
-fn html_depth_after(line: &str, mut depth: usize) -> usize {
+/// Follows the raw HTML elements `line` opens and closes, as an HTML parser would: `<div/>`
+/// still opens a div (the slash means nothing on a normal element), and an end tag that matches
+/// no open element is ignored rather than taken off the depth.
+fn open_html_elements(line: &str, open: &mut Vec<String>) {
     let mut rest = line;
     while let Some(at) = rest.find('<') {
         rest = &rest[at + 1..];
@@ -100,15 +102,54 @@ fn html_depth_after(line: &str, mut depth: usize) -> usize {
         if name.is_empty() || UNNESTED.contains(&name.as_str()) {
             continue;
         }
-        let self_closing = rest.find('>').is_some_and(|end| rest[..end].ends_with('/'));
-        if closing {
-            depth = depth.saturating_sub(1);
-        } else if !self_closing {
-            depth += 1;
+        if !closing {
+            open.push(name);
+        } else if let Some(at) = open.iter().rposition(|n| *n == name) {
+            open.truncate(at);
         }
     }
-    depth
 }
+
+/// The deepest element nesting of sanitised HTML (well-formed, as ammonia writes it: every
+/// normal element closed, attribute values in double quotes, `<` in text escaped).
+pub fn html_depth(html: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    while let Some(at) = html[i..].find('<').map(|at| i + at) {
+        let closing = bytes.get(at + 1) == Some(&b'/');
+        let name_start = at + 1 + usize::from(closing);
+        let name_len = html[name_start..].bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let name = html[name_start..name_start + name_len].to_ascii_lowercase();
+        // The tag ends at the first `>` outside a quoted attribute value.
+        let mut quoted = false;
+        let mut end = name_start + name_len;
+        while end < bytes.len() && (quoted || bytes[end] != b'>') {
+            quoted ^= bytes[end] == b'"';
+            end += 1;
+        }
+        if name_len > 0 && !VOID.contains(&name.as_str()) {
+            if closing {
+                depth = depth.saturating_sub(1);
+            } else {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+        }
+        i = end.min(bytes.len().saturating_sub(1)).max(at + 1);
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    deepest
+}
+
+/// Elements that never have an end tag.
+const VOID: [&str; 13] = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"];
+
+/// How deep rendered HTML may nest: the block limit plus room for the inline formatting inside
+/// it. The email's CSS inliner and the plain-text writer walk the tree recursively.
+pub const MAX_RENDERED_DEPTH: usize = 2 * MAX_NESTING;
 
 /// Whether a URL in the Markdown points into the content folder rather than elsewhere.
 pub fn is_relative(url: &str) -> bool {
@@ -234,6 +275,27 @@ mod tests {
             assert_eq!(check_shape(&ok), Ok(()), "{:?}", &ok[..20]);
             renders_on_a_small_stack(ok);
         }
+    }
+
+    #[test]
+    fn tags_that_fool_a_naive_count_are_followed_as_a_parser_would() {
+        // `<div/>` opens a div; an end tag nobody opened closes nothing; `/>` inside a quoted
+        // value is not the end of the tag.
+        for deep in ["<div/>".repeat(20000), "<div></x>".repeat(20000), "<div title=\"/>\">".repeat(20000), "<section></div>".repeat(100)] {
+            assert!(matches!(check_shape(&deep), Err(ShapeError::TooDeep { what: "HTML elements", .. })), "{:?}", &deep[..20]);
+        }
+        assert_eq!(check_shape(&"<div><span>x</span></div>\n".repeat(5000)), Ok(()));
+    }
+
+    #[test]
+    fn the_depth_of_sanitised_html_is_measured_and_deep_emphasis_is_caught_after_rendering() {
+        assert_eq!(html_depth(r#"<div><p>a</p><img src="x"><br><span title="a>b">c</span></div><p>d</p>"#), 2);
+        assert_eq!(html_depth("plain &lt;b&gt; text"), 0);
+        let emphasis = "*a ".repeat(5000) + "b" + &" b*".repeat(5000);
+        assert_eq!(check_shape(&emphasis), Ok(()), "inline nesting is not seen line by line");
+        let rendered = renders_on_a_small_stack(emphasis);
+        assert!(html_depth(&rendered) > MAX_RENDERED_DEPTH, "so the rendered depth check refuses it before the recursive writers run");
+        assert!(html_depth(&renders_on_a_small_stack("> ".repeat(MAX_NESTING) + "*a **b** c*")) <= MAX_RENDERED_DEPTH, "what the line check allows stays under the rendered limit");
     }
 
     #[test]
