@@ -25,8 +25,15 @@ struct Admin {
 impl Admin {
     /// A list `news`, staff `owner@`, `editor@` and `viewer@example.com`, and the daemon.
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Self {
         let sink = Sink::start(&[]);
         let mut t = Tidings::new();
+        for (k, v) in env {
+            t.set_env(k, v);
+        }
         t.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
         t.set_env("TIDINGS_SMTP__PORT", &sink.port.to_string());
         t.set_env("TIDINGS_SECURITY__SECRET_KEY", "admin-test-key-0123456789abcdef0123456789");
@@ -310,4 +317,18 @@ fn password_checks_do_not_stall_other_requests() {
     latencies.sort();
     let median = latencies[latencies.len() / 2];
     assert!(median * 4 < slowest_login, "/healthz took {median:?} (median of {}) while logins took up to {slowest_login:?}", latencies.len());
+}
+
+#[test]
+fn guessing_one_account_from_many_addresses_is_limited_too() {
+    let a = Admin::start_with(&[("TIDINGS_HTTP__TRUSTED_PROXIES", "127.0.0.1")]);
+    let from = |n: usize| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", format!("2001:db8:{n:x}::1").parse().unwrap());
+        Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
+    };
+    let codes: Vec<u16> = (0..31).map(|n| a.login(&from(n), "owner@example.com", "a wrong guess").status().as_u16()).collect();
+    assert!(codes[..30].iter().all(|c| *c == 401), "{codes:?}");
+    assert_eq!(codes[30], 429, "the 31st guess within the hour waits, whatever address it comes from");
+    assert_eq!(a.login(&from(99), "editor@example.com", PASSWORD).status(), StatusCode::SEE_OTHER, "other accounts are not affected");
 }

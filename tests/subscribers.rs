@@ -221,4 +221,10 @@ fn suppression_entries_are_keyed_per_installation_and_old_bare_hashes_keep_suppr
     assert_eq!((report["imported"].as_u64(), report["skipped"].as_u64()), (Some(1), Some(1)), "{report:#}");
     let entries = sql(&one, "SELECT email_hash FROM suppressions ORDER BY 1");
     assert!(entries.lines().all(|e| e.starts_with("k1:")) && entries.lines().count() == 2, "{entries}");
+    // A binary from before the upgrade, still running, writes a bare entry after the key exists
+    // (here for an address that has a keyed entry too): the next open keys it all the same.
+    sql(&one, &format!("INSERT INTO suppressions (email_hash, reason, created_at) VALUES ('{}', 'hard_bounce', '2026-01-01T00:00:00Z'), ('{}', 'erased', '2026-01-01T00:00:00Z')", bare("late@example.com"), bare("gone@example.com")));
+    assert!(one.fails(&["subscriber", "add", "late@example.com", "--list", "news", "--confirmed"], 2).contains("suppressed"));
+    let entries = sql(&one, "SELECT email_hash FROM suppressions ORDER BY 1");
+    assert!(entries.lines().all(|e| e.starts_with("k1:")) && entries.lines().count() == 3, "{entries}");
 }

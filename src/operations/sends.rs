@@ -33,7 +33,7 @@ pub async fn send_test(app: &App, issue: &Issue, address: &str, actor: &Actor) -
         return Err(OpError::invalid("test", format!("{email} is suppressed ({reason}): no mail goes to it, test copies included")));
     }
     // Per staff member (the audit actor without its " from <address>").
-    let who = actor.0.split(" from ").next().unwrap_or_default().to_string();
+    let who = actor.who().to_string();
     if let Err(wait) = app.test_copies.check_key(&who) {
         let retry_after_secs = wait.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default())).as_secs() + 1;
         return Err(OpError::TooMany { message: format!("too many test copies: try again in {retry_after_secs} s"), retry_after_secs });

@@ -103,9 +103,11 @@ async fn render_off_the_runtime(
     list: crate::store::List,
     language: String,
 ) -> (IssueSource, crate::store::List, String, Result<issue::RenderedIssue, RenderError>) {
-    let _permit = RENDERS.acquire().await.expect("the semaphore is never closed");
+    let permit = RENDERS.acquire().await.expect("the semaphore is never closed");
     let site = app.site.clone();
+    // The permit lives in the task, which runs on even if the request is dropped.
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let rendered = issue::render(&IssueView::of_source(&source, &language, &list.name), &source.body, &site);
         (source, list, language, rendered)
     })

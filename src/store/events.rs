@@ -15,6 +15,12 @@ impl Actor {
     pub fn cli() -> Self {
         Self("cli".into())
     }
+
+    /// Who, without the " from <address>" the web adds: the key for limits per staff member or
+    /// token (an address changes with every IPv6 source a client picks).
+    pub fn who(&self) -> &str {
+        self.0.split(" from ").next().unwrap_or_default()
+    }
 }
 
 /// An event about to be written. `detail` never holds an address or a name: erasing a person

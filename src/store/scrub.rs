@@ -23,13 +23,18 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.write().await?;
+        // Another process opening the same database may have done it while we waited.
+        let raced: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(DONE).fetch_optional(&mut *tx).await?;
+        if raced.is_some() {
+            return Ok(());
+        }
         let deliveries = rewrite(&mut tx, "SELECT id, last_error FROM deliveries WHERE id > $1 AND last_error LIKE '%@%' ORDER BY id LIMIT $2", "UPDATE deliveries SET last_error = $1 WHERE id = $2").await?;
         // The only rewrite the append-only log ever gets, in the same transaction that puts its
         // guard back.
         sqlx::query("DROP TRIGGER events_append_only_update").execute(&mut *tx).await?;
         let events = rewrite(&mut tx, "SELECT id, detail FROM events WHERE id > $1 AND detail LIKE '%@%' ORDER BY id LIMIT $2", "UPDATE events SET detail = $1 WHERE id = $2").await?;
         sqlx::query(EVENTS_UPDATE_TRIGGER).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, '1')").bind(DONE).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, '1') ON CONFLICT (key) DO NOTHING").bind(DONE).execute(&mut *tx).await?;
         tx.commit().await?;
         if deliveries + events > 0 {
             tracing::info!(deliveries, events, "addresses removed from stored diagnostics and event details");

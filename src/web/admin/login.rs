@@ -30,12 +30,17 @@ static VERIFICATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new
 /// Whether the password matches the hash; without a hash (unknown address) the same work is
 /// done, so the time taken says nothing about which addresses are staff.
 async fn password_matches(password: String, hash: Option<String>) -> bool {
-    let _permit = VERIFICATIONS.acquire().await.expect("the semaphore is never closed");
-    tokio::task::spawn_blocking(move || match hash {
-        Some(hash) => verify_password(&password, &hash),
-        None => {
-            waste_a_verification(&password);
-            false
+    let permit = VERIFICATIONS.acquire().await.expect("the semaphore is never closed");
+    // The permit lives in the task: a client that hangs up does not free its slot while the
+    // check still runs.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        match hash {
+            Some(hash) => verify_password(&password, &hash),
+            None => {
+                waste_a_verification(&password);
+                false
+            }
         }
     })
     .await
@@ -45,6 +50,9 @@ async fn password_matches(password: String, hash: Option<String>) -> bool {
 pub struct LoginLimits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
+    /// Tries at one account from anywhere: guessing from many addresses (one /48 holds 65,536
+    /// /64s) stays slow too.
+    per_account_anywhere: DefaultKeyedRateLimiter<String>,
 }
 
 impl Default for LoginLimits {
@@ -55,6 +63,8 @@ impl Default for LoginLimits {
             per_ip: RateLimiter::keyed(Quota::per_minute(ten)),
             // Five tries at once, then one every three minutes, per account and client address.
             per_account: RateLimiter::keyed(Quota::with_period(Duration::from_secs(180)).expect("non-zero period").allow_burst(five)),
+            // Thirty an hour: far above what a person signing in needs.
+            per_account_anywhere: RateLimiter::keyed(Quota::per_hour(NonZeroU32::new(30).expect("non-zero"))),
         }
     }
 }
@@ -63,6 +73,7 @@ impl LoginLimits {
     pub fn forget_quiet_keys(&self) {
         self.per_ip.retain_recent();
         self.per_account.retain_recent();
+        self.per_account_anywhere.retain_recent();
     }
 }
 
@@ -120,7 +131,8 @@ pub async fn submit(Extract(state): Extract<State>, ClientIp(client_ip): ClientI
     let account_key = EmailAddress::parse(login.email.trim()).map_or_else(|_| login.email.trim().to_lowercase(), |e| e.key());
     let client = guard::limit_key(client_ip);
     let key = format!("{account_key} {client}");
-    if !state.admin_limits.per_ip.check_key(&client).is_ok() || !state.admin_limits.per_account.check_key(&key).is_ok() {
+    let limits = &state.admin_limits;
+    if !limits.per_ip.check_key(&client).is_ok() || !limits.per_account.check_key(&key).is_ok() || !limits.per_account_anywhere.check_key(&account_key).is_ok() {
         return again(StatusCode::TOO_MANY_REQUESTS, t.throttled);
     }
     let account = match EmailAddress::parse(login.email.trim()) {

@@ -282,7 +282,7 @@ struct StreamSlot(String);
 
 impl StreamSlot {
     fn take(caller: &Caller) -> Result<Self, ApiError> {
-        let key = caller.0.actor.0.clone();
+        let key = caller.0.actor.who().to_string();
         let mut open = OPEN_STREAMS.lock().expect("stream count lock");
         let n = open.entry(key.clone()).or_default();
         if *n >= MAX_STREAMS_PER_CALLER {
