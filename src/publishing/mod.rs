@@ -2,6 +2,7 @@
 //! and the static archive (`feed build`).
 
 pub mod add;
+pub mod plaintext;
 pub mod watch;
 mod preview;
 mod static_site;
