@@ -398,6 +398,13 @@ fn heading_at(lines: &[(Line<'_>, usize)], i: usize, entries: &[Entry]) -> Optio
     })
 }
 
+/// A heading without the spaces the layout left between two Chinese characters (`签署 合作`),
+/// which the contents line does not have either.
+fn tidy_heading(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.iter().skip(1).fold(words.first().copied().unwrap_or_default().to_string(), |acc, w| join(&acc, w))
+}
+
 /// How alike two headings are: the share of character pairs they have in common (Dice).
 fn likeness(a: &str, b: &str) -> f64 {
     let pairs = |s: &str| -> Vec<(char, char)> {
@@ -453,7 +460,7 @@ fn articles(blocks: &[Block<'_>], entries: &mut [Entry], warnings: &mut Vec<Warn
             if normal(&text) != entries[n].normal {
                 warnings.push(Warning { line: line.no, message: format!("the heading {text:?} differs from its contents line {:?} (line {}); taken as that article", entries[n].text, entries[n].line) });
             }
-            articles.push(Article { heading: text, entry: Some(n), line: line.no, parts: Vec::new() });
+            articles.push(Article { heading: tidy_heading(&text), entry: Some(n), line: line.no, parts: Vec::new() });
             i += taken;
             continue;
         }
@@ -619,8 +626,14 @@ mod tests {
     #[test]
     fn articles_items_captions_and_sources_take_their_markdown_shapes() {
         let body = body_of(ISSUE);
-        let expected = "\n## 聚焦“新材料”\n\n导语段落。\n\n### ◇ 第一个条目\n\n条目正文在这里断开，没有结束而是在下一页继续。\n\n<figure>\n<figcaption>图片说明文字</figcaption>\n</figure>\n\n## 第二 篇文章的标题很长所以分两行\n\n正文。\n\n（来源：测试部）\n";
+        let expected = "\n## 聚焦“新材料”\n\n导语段落。\n\n### ◇ 第一个条目\n\n条目正文在这里断开，没有结束而是在下一页继续。\n\n<figure>\n<figcaption>图片说明文字</figcaption>\n</figure>\n\n## 第二篇文章的标题很长所以分两行\n\n正文。\n\n（来源：测试部）\n";
         assert_eq!(body, expected);
+    }
+
+    #[test]
+    fn headings_lose_the_spaces_between_chinese_characters_only() {
+        assert_eq!(tidy_heading("签署 合作谅解备忘录"), "签署合作谅解备忘录");
+        assert_eq!(tidy_heading("中国科技部和 CEPI  签署"), "中国科技部和 CEPI 签署");
     }
 
     #[test]

@@ -83,7 +83,9 @@ impl Renderer<'_> {
                 self.notes.push(format!("[^{}] {}", def.name, text.join(" ").trim()));
                 None
             }
-            NodeValue::HtmlBlock(_) | NodeValue::FrontMatter(_) => None,
+            // A figure's caption is text the reader should have; other raw HTML is markup.
+            NodeValue::HtmlBlock(html) => figure_caption(&html.literal).map(|caption| wrap(&format!("[{caption}]"), indent, indent)),
+            NodeValue::FrontMatter(_) => None,
             _ => Some(self.children_blocks(node, indent)),
         }
     }
@@ -174,6 +176,30 @@ impl Renderer<'_> {
     }
 }
 
+/// The text of the `<figcaption>` of a raw `<figure>` block, tags removed and entities decoded.
+fn figure_caption(html: &str) -> Option<String> {
+    if !html.trim_start().to_ascii_lowercase().starts_with("<figure") {
+        return None;
+    }
+    let lower = html.to_ascii_lowercase();
+    let open = lower.find("<figcaption")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</figcaption")?;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
+}
+
 /// A soft break between two CJK characters joins them; anywhere else it is a space.
 fn resolve_soft_breaks(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -204,5 +230,11 @@ mod tests {
         assert!(t.body.contains("[图 1] [2]"), "{}", t.body);
         assert_eq!(t.links, vec!["https://example.org/r", "https://x.org/media/images/f.png"]);
         assert_eq!(t.notes, vec!["[^a] The note."]);
+    }
+
+    #[test]
+    fn a_figure_caption_is_kept_and_other_raw_html_is_not() {
+        let t = render("前文。\n\n<figure>\n<figcaption>大学生在给观众展示&lt;飞行&gt;平台 &amp; <b>滑行</b>。</figcaption>\n</figure>\n\n<div>装饰</div>\n\n后文。\n", "https://x.org/media/");
+        assert_eq!(t.body, "前文。\n\n[大学生在给观众展示<飞行>平台 & 滑行。]\n\n后文。\n");
     }
 }
