@@ -248,11 +248,14 @@ impl Default for HttpConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ContentConfig {
     pub issues_dir: PathBuf,
+    /// The list a `.txt` issue in the newsletter's text layout dropped into `issues_dir` is for
+    /// (a Markdown file names its list itself); empty: such files are reported and left alone.
+    pub default_list: String,
 }
 
 impl Default for ContentConfig {
     fn default() -> Self {
-        Self { issues_dir: "content/issues".into() }
+        Self { issues_dir: "content/issues".into(), default_list: String::new() }
     }
 }
 
