@@ -438,11 +438,7 @@ fn articles(blocks: &[Block<'_>], entries: &mut [Entry], warnings: &mut Vec<Warn
     let lines: Vec<(Line<'_>, usize)> = blocks.iter().flat_map(|b| b.lines.iter().enumerate().map(move |(i, l)| (*l, if i == 0 { b.blanks_before } else { 0 }))).collect();
     let mut articles: Vec<Article> = Vec::new();
     let mut open: Option<String> = None;
-    let mut held: Vec<String> = Vec::new();
-    let close = |article: &mut Article, open: &mut Option<String>, held: &mut Vec<String>| {
-        article.parts.extend(open.take().map(Part::Paragraph));
-        article.parts.extend(held.drain(..).map(Part::Caption));
-    };
+    let close = |article: &mut Article, open: &mut Option<String>| article.parts.extend(open.take().map(Part::Paragraph));
     let mut i = 0;
     while i < lines.len() {
         let (line, blanks) = lines[i];
@@ -453,7 +449,7 @@ fn articles(blocks: &[Block<'_>], entries: &mut [Entry], warnings: &mut Vec<Warn
         });
         if let Some((n, taken)) = found {
             if let Some(last) = articles.last_mut() {
-                close(last, &mut open, &mut held);
+                close(last, &mut open);
             }
             entries[n].used = true;
             let text = join_all(lines[i..i + taken].iter().map(|(l, _)| l.text));
@@ -475,7 +471,7 @@ fn articles(blocks: &[Block<'_>], entries: &mut [Entry], warnings: &mut Vec<Warn
         }
         let article = articles.last_mut().expect("an article is open");
         if is_item(line.text) {
-            close(article, &mut open, &mut held);
+            close(article, &mut open);
             let mut heading = line.text.to_string();
             i += 1;
             // An item heading the page broke over two lines.
@@ -494,31 +490,26 @@ fn articles(blocks: &[Block<'_>], entries: &mut [Entry], warnings: &mut Vec<Warn
         }
         i += 1;
         if is_source(line.text) {
-            close(article, &mut open, &mut held);
+            close(article, &mut open);
             article.parts.push(Part::Source(line.text.to_string()));
-        } else if blanks >= GAP && alone && chars(line.text) <= CAPTION_MAX && held.is_empty() {
-            // A caption inside a paragraph the page broke waits until the paragraph ends; the
-            // next line after it goes on with the paragraph (a picture has one caption).
-            match &open {
-                Some(text) if !ends_sentence(text) => held.push(line.text.to_string()),
-                _ => {
-                    close(article, &mut open, &mut held);
-                    article.parts.push(Part::Caption(line.text.to_string()));
-                }
-            }
+        } else if blanks >= GAP && alone && chars(line.text) <= CAPTION_MAX && open.as_deref().is_none_or(ends_sentence) {
+            // After a paragraph the page broke, the next line goes on with it however short:
+            // taking the rest of a sentence for a caption would cut the paragraph in two.
+            close(article, &mut open);
+            article.parts.push(Part::Caption(line.text.to_string()));
         } else {
             match open.take() {
                 Some(text) if blanks == 0 || !ends_sentence(&text) => open = Some(join(&text, line.text)),
                 previous => {
                     open = previous;
-                    close(article, &mut open, &mut held);
+                    close(article, &mut open);
                     open = Some(line.text.to_string());
                 }
             }
         }
     }
     if let Some(last) = articles.last_mut() {
-        close(last, &mut open, &mut held);
+        close(last, &mut open);
     }
     articles
 }
@@ -644,10 +635,10 @@ mod tests {
     }
 
     #[test]
-    fn a_caption_inside_a_broken_paragraph_follows_the_whole_paragraph() {
-        let text = ISSUE.replace("条目正文在这里断开，没有结束\n\n而是在下一页继续。", "条目正文在这里断开，没有\n\n\n\n图二说明\n\n\n结束而是在下一页继续。");
+    fn a_short_line_after_a_gap_goes_on_with_a_paragraph_the_page_broke() {
+        let text = ISSUE.replace("条目正文在这里断开，没有结束\n\n而是在下一页继续。", "条目正文在这里断开，没有结束而是在\n\n\n \n下一页。");
         let body = body_of(&text);
-        assert!(body.contains("条目正文在这里断开，没有结束而是在下一页继续。\n\n<figure>\n<figcaption>图二说明</figcaption>"), "{body}");
+        assert!(body.contains("\n条目正文在这里断开，没有结束而是在下一页。\n\n<figure>\n<figcaption>图片说明文字"), "{body}");
     }
 
     #[test]
