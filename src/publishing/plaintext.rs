@@ -113,7 +113,7 @@ pub fn convert(text: &str, list: &ListSlug, date: NaiveDate) -> Result<Converted
         warnings.push(Warning { line: masthead.line, message: format!("the masthead says {} but the issue's date is {date}: pass --date to give the issue's own date", masthead.year) });
     }
     let slug = format!("{}-{:02}", masthead.year, masthead.number);
-    let markdown = format!("{}{}", front_matter(&masthead, &slug, list, date, summary(&articles)), body(&articles));
+    let markdown = format!("{}{}{}", front_matter(&masthead, &slug, list, date, summary(&articles)), contents_list(&entries, &articles), body(&articles));
     Ok(Converted { markdown, slug, warnings })
 }
 
@@ -547,10 +547,29 @@ fn front_matter(m: &Masthead, slug: &str, list: &ListSlug, date: NaiveDate, summ
     format!("+++\n{}\n+++\n", front.join("\n"))
 }
 
+/// The contents as a list linking to the articles' headings, which readers of a long issue
+/// expect at its top; a contents line that heads no article is listed without a link.
+fn contents_list(entries: &[Entry], articles: &[Article]) -> String {
+    let mut out = String::from("\n");
+    for (n, entry) in entries.iter().enumerate() {
+        let text = escape(&tidy_heading(&entry.text));
+        match articles.iter().position(|a| a.entry == Some(n)) {
+            Some(k) => out.push_str(&format!("- [{text}](#{})\n", anchor(k))),
+            None => out.push_str(&format!("- {text}\n")),
+        }
+    }
+    out
+}
+
+/// The id of the `k`th article's heading (the renderer prefixes it with the issue's slug).
+fn anchor(k: usize) -> String {
+    format!("a{}", k + 1)
+}
+
 fn body(articles: &[Article]) -> String {
     let mut out = String::new();
-    for article in articles {
-        out.push_str(&format!("\n## {}\n", escape(&article.heading)));
+    for (k, article) in articles.iter().enumerate() {
+        out.push_str(&format!("\n## <a id=\"{}\"></a>{}\n", anchor(k), escape(&article.heading)));
         for part in &article.parts {
             match part {
                 Part::Paragraph(p) | Part::Source(p) => out.push_str(&format!("\n{}\n", escape(p))),
@@ -617,7 +636,7 @@ mod tests {
     #[test]
     fn articles_items_captions_and_sources_take_their_markdown_shapes() {
         let body = body_of(ISSUE);
-        let expected = "\n## 聚焦“新材料”\n\n导语段落。\n\n### ◇ 第一个条目\n\n条目正文在这里断开，没有结束而是在下一页继续。\n\n<figure>\n<figcaption>图片说明文字</figcaption>\n</figure>\n\n## 第二篇文章的标题很长所以分两行\n\n正文。\n\n（来源：测试部）\n";
+        let expected = "\n- [聚焦“新材料”](#a1)\n- [第二篇文章的标题很长所以分两行](#a2)\n\n## <a id=\"a1\"></a>聚焦“新材料”\n\n导语段落。\n\n### ◇ 第一个条目\n\n条目正文在这里断开，没有结束而是在下一页继续。\n\n<figure>\n<figcaption>图片说明文字</figcaption>\n</figure>\n\n## <a id=\"a2\"></a>第二篇文章的标题很长所以分两行\n\n正文。\n\n（来源：测试部）\n";
         assert_eq!(body, expected);
     }
 
@@ -628,10 +647,12 @@ mod tests {
     }
 
     #[test]
-    fn the_contents_are_not_repeated_as_paragraphs() {
+    fn the_contents_are_a_linked_list_not_paragraphs() {
         let body = body_of(ISSUE);
-        assert_eq!(body.matches("聚焦“新材料”").count(), 1, "{body}");
+        assert_eq!(body.matches("聚焦“新材料”").count(), 2, "once in the list, once as the heading: {body}");
         assert!(!body.contains("第二篇文章的标题\n"), "{body}");
+        let text = ISSUE.replace("第二 篇文章的标题很长所以分两行", "完全不同的小标题");
+        assert!(body_of(&text).contains("\n- [聚焦“新材料”](#a1)\n- 第二篇文章的标题很长所以分两行\n\n"), "a contents line with no article is listed unlinked");
     }
 
     #[test]
@@ -695,7 +716,7 @@ mod tests {
     fn a_contents_line_with_no_article_is_named_and_an_edited_heading_still_heads_its_article() {
         let text = ISSUE.replace("第二 篇文章的标题很长所以分两行", "第二篇文章的题目很长所以分两行");
         let c = convert(&text, &list(), date()).unwrap();
-        assert!(c.markdown.contains("\n## 第二篇文章的题目很长所以分两行\n"), "{}", c.markdown);
+        assert!(c.markdown.contains("\n## <a id=\"a2\"></a>第二篇文章的题目很长所以分两行\n"), "{}", c.markdown);
         assert!(c.warnings.iter().any(|w| w.line == 31 && w.message.contains("differs from its contents line")), "{:?}", c.warnings);
         let text = ISSUE.replace("第二 篇文章的标题很长所以分两行", "完全不同的小标题");
         let c = convert(&text, &list(), date()).unwrap();

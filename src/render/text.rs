@@ -153,7 +153,8 @@ impl Renderer<'_> {
             NodeValue::LineBreak => out.push('\n'),
             NodeValue::Link(link) => {
                 let text = self.inline_children(node);
-                if text == link.url || format!("mailto:{text}") == link.url {
+                // A link within the page (the contents of an issue) has nowhere to go in text.
+                if text == link.url || format!("mailto:{text}") == link.url || link.url.starts_with('#') {
                     out.push_str(&text);
                 } else {
                     let n = self.reference(&link.url);
@@ -234,6 +235,8 @@ mod tests {
 
     #[test]
     fn a_figure_caption_is_kept_and_other_raw_html_is_not() {
+        let toc = render("- [聚焦](#a1)\n\n## <a id=\"a1\"></a>聚焦\n", "https://x.org/media/");
+        assert_eq!((toc.body.as_str(), toc.links.len()), ("- 聚焦\n\n聚焦\n----\n", 0), "links within the page are plain text");
         let t = render("前文。\n\n<figure>\n<figcaption>大学生在给观众展示&lt;飞行&gt;平台 &amp; <b>滑行</b>。</figcaption>\n</figure>\n\n<div>装饰</div>\n\n后文。\n", "https://x.org/media/");
         assert_eq!(t.body, "前文。\n\n[大学生在给观众展示<飞行>平台 & 滑行。]\n\n后文。\n");
     }
