@@ -282,3 +282,33 @@ fn test_copies_refuse_suppressed_addresses_are_limited_per_staff_member_and_erro
     let page = editor.get(a.server.url("/admin/issues/2026-12?error=Your+session+expired%3A+call+555-0100&notice=Wire+money")).send().unwrap().text().unwrap();
     assert!(!page.contains("555-0100") && !page.contains("Wire money"), "{page}");
 }
+
+#[test]
+fn the_draft_form_takes_an_issue_in_the_text_layout_for_the_list_chosen_and_previews_it() {
+    let a = Admin::start();
+    let (editor, csrf) = a.signed_in("editor");
+    let form = editor.get(a.server.url("/admin/issues/new")).send().unwrap().text().unwrap();
+    assert!(form.contains("name=\"list\"") && form.contains("<option value=\"news\"") && form.contains("type=\"date\""), "the form has list and date fields");
+    let source = std::fs::read_to_string(support::repo().join("tests/fixtures/text-layout/2022-03.txt")).unwrap();
+    let preview = |list: &str, source: &str| -> serde_json::Value {
+        let answer = editor.post(a.server.url("/admin/preview")).form(&[("csrf", csrf.as_str()), ("source", source), ("list", list), ("date", "2022-03-28")]).send().unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        answer.json().unwrap()
+    };
+    let p = preview("news", &source);
+    assert!(p["error"].is_null(), "{p}");
+    let html = p["html"].as_str().unwrap();
+    assert!(html.contains("<figcaption") && html.contains("◇ 公交线网“微循环”上线") && html.contains("总第 900 期"), "the preview shows the converted issue");
+    assert!(p["text"].as_str().unwrap().contains("[市民在地铁站旁的电子围栏内停放共享单车。]"), "{p}");
+    assert_eq!(p["warnings"], serde_json::json!([]));
+    let p = preview("", &source);
+    assert!(p["error"].as_str().unwrap().contains("needs its list"), "{p}");
+    let renamed = source.replace("新型储能电站在西部并网运行\n\n一座", "西部储能项目投入使用\n\n一座");
+    let p = preview("news", &renamed);
+    assert!(p["warnings"][0].as_str().unwrap().contains("matches no article heading"), "what to check is shown with the preview: {p}");
+
+    let saved = editor.post(a.server.url("/admin/issues/new")).form(&[("csrf", csrf.as_str()), ("source", source.as_str()), ("list", "news"), ("date", "2022-03-28"), ("action", "save")]).send().unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(saved.headers()["location"], "/admin/issues/2022-03?notice=saved");
+    assert_eq!(a.t.json(&["issue", "status", "2022-03"])["status"], "draft");
+}
