@@ -130,7 +130,7 @@ fn split_lines(text: &str) -> Vec<Line<'_>> {
     let mut rest = text;
     while !rest.is_empty() {
         let end = rest.find(['\r', '\n']).unwrap_or(rest.len());
-        let next = match rest[end..].as_bytes() {
+        let next = match &rest.as_bytes()[end..] {
             [b'\r', b'\n', ..] => end + 2,
             [] => end,
             _ => end + 1,
