@@ -750,6 +750,40 @@ mod tests {
         }
     }
 
+    /// Lines dropped, doubled, blanked or glued on at random: the conversion either refuses the
+    /// text or keeps every line after the masthead, and never panics.
+    #[test]
+    fn no_line_is_ever_lost_whatever_the_shape_of_the_text() {
+        let lines: Vec<&str> = ISSUE.split('\n').collect();
+        let mut seed: u64 = 18;
+        let mut next = |n: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let extras = ["", " ", "\u{3000}", "◇ 额外条目", "（来源：某报）", "短句", "聚焦“新材料”", "没有结束的半句"];
+        let mut converted_ok = 0;
+        for _ in 0..2000 {
+            let mut text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            for _ in 0..1 + next(4) {
+                let at = 8 + next(text.len() - 8);
+                match next(4) {
+                    0 => drop(text.remove(at)),
+                    1 => text.insert(at, text[at].clone()),
+                    2 => text.insert(at, extras[next(extras.len())].to_string()),
+                    _ => text[at].push_str(extras[next(extras.len())]),
+                }
+            }
+            let text = text.join("\n");
+            let Ok(converted) = convert(&text, &list(), date()) else { continue };
+            converted_ok += 1;
+            let out = normal(&converted.markdown).replace('\\', "");
+            for line in text.split('\n').skip(9).filter(|l| !l.trim().is_empty()) {
+                assert!(out.contains(&normal(line)), "{line:?} lost from {text:?}:\n{}", converted.markdown);
+            }
+        }
+        assert!(converted_ok > 1500, "most shapes still convert: {converted_ok}");
+    }
+
     #[test]
     fn a_date_outside_the_masthead_year_is_warned_about() {
         let c = convert(ISSUE, &list(), NaiveDate::from_ymd_opt(2026, 12, 3).unwrap()).unwrap();
