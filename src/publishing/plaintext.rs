@@ -110,7 +110,7 @@ pub fn convert(text: &str, list: &ListSlug, date: NaiveDate) -> Result<Converted
         warnings.push(Warning { line: articles[0].line, message: "the articles are not in the contents' order; they are kept in the order of the text".into() });
     }
     if date.format("%Y").to_string() != masthead.year.to_string() {
-        warnings.push(Warning { line: masthead.line, message: format!("the masthead says {} but the issue's date is {date}: pass --date to give the issue's own date", masthead.year) });
+        warnings.push(Warning { line: masthead.line, message: format!("the masthead says {} but the issue is dated {date}: give it its own date (`--date`, or the draft form's date)", masthead.year) });
     }
     let slug = format!("{}-{:02}", masthead.year, masthead.number);
     let markdown = format!("{}{}{}", front_matter(&masthead, &slug, list, date, summary(&articles)), contents_list(&entries, &articles), body(&articles));
@@ -436,82 +436,115 @@ fn edited_heading(text: &str, entries: &[Entry]) -> Option<usize> {
 fn articles(blocks: &[Block<'_>], entries: &mut [Entry], warnings: &mut Vec<Warning>) -> Vec<Article> {
     // Each line with the blank lines before it (0 inside a block).
     let lines: Vec<(Line<'_>, usize)> = blocks.iter().flat_map(|b| b.lines.iter().enumerate().map(move |(i, l)| (*l, if i == 0 { b.blanks_before } else { 0 }))).collect();
-    let mut articles: Vec<Article> = Vec::new();
-    let mut open: Option<String> = None;
-    let close = |article: &mut Article, open: &mut Option<String>| article.parts.extend(open.take().map(Part::Paragraph));
+    let mut reader = Reader { articles: Vec::new(), open: None, entries, warnings };
     let mut i = 0;
     while i < lines.len() {
+        i += if let Some((entry, taken)) = reader.heading_at(&lines, i) {
+            reader.heading(&lines[i..i + taken], Some(entry))
+        } else if reader.articles.is_empty() {
+            // The first block heads the first article, even when no contents line matches it.
+            reader.heading(&lines[i..i + blocks[0].lines.len()], None)
+        } else if is_item(lines[i].0.text) {
+            reader.item(&lines[i..])
+        } else {
+            reader.text(&lines, i)
+        };
+    }
+    reader.close();
+    reader.articles
+}
+
+/// Reads the body line by line into articles, keeping the paragraph it is in open.
+struct Reader<'r> {
+    articles: Vec<Article>,
+    /// The paragraph read so far, which the next line may continue.
+    open: Option<String>,
+    entries: &'r mut [Entry],
+    warnings: &'r mut Vec<Warning>,
+}
+
+impl Reader<'_> {
+    /// The article heading at `lines[i]`, when it repeats an unused contents entry (exactly,
+    /// or edited a little when it stands alone like a heading); the entry and the lines it takes.
+    fn heading_at(&self, lines: &[(Line<'_>, usize)], i: usize) -> Option<(usize, usize)> {
         let (line, blanks) = lines[i];
         let alone = lines.get(i + 1).is_none_or(|(_, b)| *b > 0);
-        let found = heading_at(&lines, i, entries).or_else(|| {
-            let edited = if alone && blanks > 0 && heading_line(line.text) { edited_heading(line.text, entries) } else { None };
-            edited.map(|n| (n, 1))
-        });
-        if let Some((n, taken)) = found {
-            if let Some(last) = articles.last_mut() {
-                close(last, &mut open);
-            }
-            entries[n].used = true;
-            let text = join_all(lines[i..i + taken].iter().map(|(l, _)| l.text));
-            if normal(&text) != entries[n].normal {
-                warnings.push(Warning { line: line.no, message: format!("the heading {text:?} differs from its contents line {:?} (line {}); taken as that article", entries[n].text, entries[n].line) });
-            }
-            articles.push(Article { heading: tidy_heading(&text), entry: Some(n), line: line.no, parts: Vec::new() });
-            i += taken;
-            continue;
+        heading_at(lines, i, self.entries).or_else(|| if alone && blanks > 0 && heading_line(line.text) { edited_heading(line.text, self.entries).map(|n| (n, 1)) } else { None })
+    }
+
+    /// The paragraph read so far ends here.
+    fn close(&mut self) {
+        if let Some(article) = self.articles.last_mut() {
+            article.parts.extend(self.open.take().map(Part::Paragraph));
         }
-        if articles.is_empty() {
-            // The first block heads the first article, even when no contents line matches it.
-            let taken = blocks[0].lines.len();
-            let text = blocks[0].joined();
-            warnings.push(Warning { line: line.no, message: format!("the first article's heading {text:?} matches no contents line") });
-            articles.push(Article { heading: text, entry: None, line: line.no, parts: Vec::new() });
-            i += taken;
-            continue;
-        }
-        let article = articles.last_mut().expect("an article is open");
-        if is_item(line.text) {
-            close(article, &mut open);
-            let mut heading = line.text.to_string();
-            i += 1;
-            // An item heading the page broke over two lines.
-            while let Some((next, 0)) = lines.get(i).copied() {
-                if chars(&heading) + chars(next.text) > HEADING_MAX {
-                    break;
+    }
+
+    fn push(&mut self, part: Part) {
+        self.close();
+        self.articles.last_mut().expect("an article is open").parts.push(part);
+    }
+
+    /// Starts an article with the heading on `lines`, for contents entry `entry`.
+    fn heading(&mut self, lines: &[(Line<'_>, usize)], entry: Option<usize>) -> usize {
+        self.close();
+        let (first, text) = (lines[0].0, join_all(lines.iter().map(|(l, _)| l.text)));
+        match entry {
+            Some(n) => {
+                self.entries[n].used = true;
+                if normal(&text) != self.entries[n].normal {
+                    let message = format!("the heading {text:?} differs from its contents line {:?} (line {}); taken as that article", self.entries[n].text, self.entries[n].line);
+                    self.warnings.push(Warning { line: first.no, message });
                 }
-                heading = join(&heading, next.text);
-                i += 1;
             }
-            if !article.is_focus() {
-                warnings.push(Warning { line: line.no, message: format!("an item (◇) in {:?}, which is not a 聚焦 section: kept as a sub-heading", article.heading) });
-            }
-            article.parts.push(Part::Item(heading));
-            continue;
+            None => self.warnings.push(Warning { line: first.no, message: format!("the first article's heading {text:?} matches no contents line") }),
         }
-        i += 1;
+        self.articles.push(Article { heading: tidy_heading(&text), entry, line: first.no, parts: Vec::new() });
+        lines.len()
+    }
+
+    /// A `◇` item's heading, with the rest of it when the page broke it over two lines.
+    fn item(&mut self, lines: &[(Line<'_>, usize)]) -> usize {
+        let mut heading = lines[0].0.text.to_string();
+        let mut taken = 1;
+        while let Some((next, 0)) = lines.get(taken).copied() {
+            if chars(&heading) + chars(next.text) > HEADING_MAX {
+                break;
+            }
+            heading = join(&heading, next.text);
+            taken += 1;
+        }
+        let article = self.articles.last().expect("an article is open");
+        if !article.is_focus() {
+            let message = format!("an item (◇) in {:?}, which is not a 聚焦 section: kept as a sub-heading", article.heading);
+            self.warnings.push(Warning { line: lines[0].0.no, message });
+        }
+        self.push(Part::Item(heading));
+        taken
+    }
+
+    /// A line of text: a source line, a caption, or part of a paragraph.
+    fn text(&mut self, lines: &[(Line<'_>, usize)], i: usize) -> usize {
+        let (line, blanks) = lines[i];
+        let alone = lines.get(i + 1).is_none_or(|(_, b)| *b > 0);
         if is_source(line.text) {
-            close(article, &mut open);
-            article.parts.push(Part::Source(line.text.to_string()));
-        } else if blanks >= GAP && alone && chars(line.text) <= CAPTION_MAX && open.as_deref().is_none_or(ends_sentence) {
+            self.push(Part::Source(line.text.to_string()));
+        } else if blanks >= GAP && alone && chars(line.text) <= CAPTION_MAX && self.open.as_deref().is_none_or(ends_sentence) {
             // After a paragraph the page broke, the next line goes on with it however short:
             // taking the rest of a sentence for a caption would cut the paragraph in two.
-            close(article, &mut open);
-            article.parts.push(Part::Caption(line.text.to_string()));
+            self.push(Part::Caption(line.text.to_string()));
         } else {
-            match open.take() {
-                Some(text) if blanks == 0 || !ends_sentence(&text) => open = Some(join(&text, line.text)),
+            self.open = match self.open.take() {
+                // The same paragraph: a line wrapped in it, or the page broke it mid-sentence.
+                Some(text) if blanks == 0 || !ends_sentence(&text) => Some(join(&text, line.text)),
                 previous => {
-                    open = previous;
-                    close(article, &mut open);
-                    open = Some(line.text.to_string());
+                    self.open = previous;
+                    self.close();
+                    Some(line.text.to_string())
                 }
-            }
+            };
         }
+        1
     }
-    if let Some(last) = articles.last_mut() {
-        close(last, &mut open);
-    }
-    articles
 }
 
 /// The first paragraph before any item: the lead of the first `聚焦` article, else the first
