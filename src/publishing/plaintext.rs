@@ -295,7 +295,7 @@ fn heading_line(text: &str) -> bool {
 }
 
 fn heading_like(block: &Block<'_>) -> bool {
-    block.lines.len() <= 2 && block.lines.iter().all(|l| heading_line(l.text))
+    block.lines.iter().all(|l| heading_line(l.text))
 }
 
 /// One article of the contents.
@@ -337,14 +337,9 @@ fn contents(blocks: &[Block<'_>], last_line: usize) -> Result<(Vec<Entry>, usize
         None => return Err(LayoutError::NoArticles { line: blocks[blocks.len() - 1].line() }),
     };
     // Headings and pairs of lines in the body, to tell a broken entry from two entries.
-    let body: Vec<String> = blocks[first..]
-        .iter()
-        .flat_map(|b| {
-            let mut candidates: Vec<String> = b.lines.iter().map(|l| normal(l.text)).collect();
-            candidates.extend(b.lines.windows(2).map(|w| normal(&format!("{}{}", w[0].text, w[1].text))));
-            candidates
-        })
-        .collect();
+    let lines: Vec<String> = blocks[first..].iter().flat_map(|b| b.lines.iter().map(|l| normal(l.text))).collect();
+    let mut body = lines.clone();
+    body.extend(lines.windows(2).map(|w| format!("{}{}", w[0], w[1])));
     let mut entries = Vec::new();
     for block in &blocks[..first] {
         let whole = Entry { text: block.joined(), normal: normal(&block.joined()), line: block.line(), used: false };
@@ -386,7 +381,8 @@ impl Article {
 /// repeats an unused contents entry; the entry and how many lines it takes.
 fn heading_at(lines: &[(Line<'_>, usize)], i: usize, entries: &[Entry]) -> Option<(usize, usize)> {
     let one = normal(lines[i].0.text);
-    let two = lines.get(i + 1).filter(|(_, blanks)| *blanks == 0).map(|(l, _)| format!("{one}{}", normal(l.text)));
+    // A heading broken over two lines, in one block or across one blank line.
+    let two = lines.get(i + 1).filter(|(_, blanks)| *blanks <= 1).map(|(l, _)| format!("{one}{}", normal(l.text)));
     entries.iter().enumerate().filter(|(_, e)| !e.used).find_map(|(n, e)| {
         if e.normal == one {
             Some((n, 1))
@@ -671,6 +667,20 @@ mod tests {
         let body = body_of(ISSUE);
         let expected = "\n- [聚焦“新材料”](#a1)\n- [第二篇文章的标题很长所以分两行](#a2)\n\n## <a id=\"a1\"></a>聚焦“新材料”\n\n导语段落。\n\n### ◇ 第一个条目\n\n条目正文在这里断开，没有结束而是在下一页继续。\n\n<figure>\n<figcaption>图片说明文字</figcaption>\n</figure>\n\n## <a id=\"a2\"></a>第二篇文章的标题很长所以分两行\n\n正文。\n\n（来源：测试部）\n";
         assert_eq!(body, expected);
+    }
+
+    #[test]
+    fn contents_lines_may_follow_each_other_without_blank_lines() {
+        let text = ISSUE.replace("聚焦“新材料”\n\n第二篇文章的标题\n很长所以分两行\n\n聚焦", "聚焦“新材料”\n第二篇文章的标题很长所以分两行\n\n聚焦");
+        assert_eq!(body_of(&text), body_of(ISSUE));
+    }
+
+    #[test]
+    fn a_heading_broken_over_two_lines_in_the_body_is_one_heading() {
+        for broken in ["第二篇文章的标题\n很长所以分两行", "第二篇文章的标题\n\n很长所以分两行"] {
+            let text = ISSUE.replace("第二 篇文章的标题很长所以分两行\n\n正文", &format!("{broken}\n\n正文"));
+            assert_eq!(body_of(&text), body_of(ISSUE), "{broken:?}");
+        }
     }
 
     #[test]
