@@ -12,10 +12,13 @@
 //! Nothing is dropped: every non-blank line after the masthead ends up in the body, as a heading,
 //! a paragraph, a caption or a source line.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::NaiveDate;
 use unicode_width::UnicodeWidthChar;
 
 use crate::domain::ListSlug;
+use crate::render::markdown::MAX_BODY_BYTES;
 
 /// The longest line (in characters) taken as a caption when it stands alone after a gap.
 const CAPTION_MAX: usize = 50;
@@ -30,6 +33,8 @@ const HINT: &str = "if this is not an issue in the newsletter's text layout, wri
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
+    #[error("the file is {kib} KiB; at most {} KiB is accepted", MAX_BODY_BYTES / 1024)]
+    TooLarge { kib: usize },
     #[error("line {line} (byte {offset}) is not UTF-8, and the file does not read as GB18030 text in the layout either: save it as UTF-8 (for example `iconv -f GB18030 -t UTF-8`)")]
     Encoding { line: usize, offset: usize },
     #[error("line {line}: expected the masthead, a line like `Volume.824, Issue No.1 2021` or `2021 第 1 期, 总第 824 期`, found {found:?}; {HINT}")]
@@ -96,6 +101,10 @@ pub fn is_layout(text: &str) -> bool {
 /// Converts an issue in the layout into the Markdown with front matter `issue add` reads.
 pub fn convert(text: &str, list: &ListSlug, date: NaiveDate) -> Result<Converted, LayoutError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // The Markdown is held to the same size later; refusing here keeps the reading linear-sized.
+    if text.len() > MAX_BODY_BYTES {
+        return Err(LayoutError::TooLarge { kib: text.len().div_ceil(1024) });
+    }
     let lines = split_lines(text);
     let (masthead, rest) = masthead(&lines)?;
     let blocks = blocks(&lines[rest..]);
@@ -257,12 +266,24 @@ fn normal(text: &str) -> String {
 
 /// Two pieces of one paragraph or heading, joined: nothing between CJK text, a space elsewhere.
 fn join(left: &str, right: &str) -> String {
+    let mut joined = left.to_string();
+    append(&mut joined, right);
+    joined
+}
+
+/// `join` in place, so that a long paragraph grows without being copied line by line.
+fn append(text: &mut String, piece: &str) {
     let wide = |c: Option<char>| c.is_some_and(|c| c.width() == Some(2));
-    if left.is_empty() || wide(left.chars().last()) && wide(right.chars().next()) { format!("{left}{right}") } else { format!("{left} {right}") }
+    if !text.is_empty() && !(wide(text.chars().next_back()) && wide(piece.chars().next())) {
+        text.push(' ');
+    }
+    text.push_str(piece);
 }
 
 fn join_all<'a>(parts: impl Iterator<Item = &'a str>) -> String {
-    parts.fold(String::new(), |acc, part| join(&acc, part))
+    let mut joined = String::new();
+    parts.for_each(|part| append(&mut joined, part));
+    joined
 }
 
 fn chars(text: &str) -> usize {
@@ -310,7 +331,7 @@ struct Entry {
 /// The contents entries and the index of the block that heads the first article: the first
 /// block that repeats an entry, or else the last heading-like block before the first paragraph.
 fn contents(blocks: &[Block<'_>], last_line: usize) -> Result<(Vec<Entry>, usize), LayoutError> {
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     let mut first = None;
     for (k, block) in blocks.iter().enumerate() {
         let whole = normal(&block.joined());
@@ -328,7 +349,7 @@ fn contents(blocks: &[Block<'_>], last_line: usize) -> Result<(Vec<Entry>, usize
             first = Some(k - 1);
             break;
         }
-        seen.push(whole);
+        seen.insert(whole);
         seen.extend(block.lines.iter().map(|l| normal(l.text)));
     }
     let first = match first {
@@ -338,7 +359,7 @@ fn contents(blocks: &[Block<'_>], last_line: usize) -> Result<(Vec<Entry>, usize
     };
     // Headings and pairs of lines in the body, to tell a broken entry from two entries.
     let lines: Vec<String> = blocks[first..].iter().flat_map(|b| b.lines.iter().map(|l| normal(l.text))).collect();
-    let mut body = lines.clone();
+    let mut body: HashSet<String> = lines.iter().cloned().collect();
     body.extend(lines.windows(2).map(|w| format!("{}{}", w[0], w[1])));
     let mut entries = Vec::new();
     for block in &blocks[..first] {
@@ -377,21 +398,23 @@ impl Article {
     }
 }
 
-/// The article heading at `lines[i..]`, if the line (or it and the next line of its block)
-/// repeats an unused contents entry; the entry and how many lines it takes.
-fn heading_at(lines: &[(Line<'_>, usize)], i: usize, entries: &[Entry]) -> Option<(usize, usize)> {
+/// The contents entries by their text, for finding the headings that repeat them.
+fn index(entries: &[Entry]) -> HashMap<String, Vec<usize>> {
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (n, entry) in entries.iter().enumerate() {
+        index.entry(entry.normal.clone()).or_default().push(n);
+    }
+    index
+}
+
+/// The article heading at `lines[i..]`, if the line (or it and the next one) repeats an unused
+/// contents entry; the entry and how many lines it takes.
+fn heading_at(lines: &[(Line<'_>, usize)], i: usize, entries: &[Entry], index: &HashMap<String, Vec<usize>>) -> Option<(usize, usize)> {
     let one = normal(lines[i].0.text);
+    let unused = |text: &str| index.get(text).and_then(|ns| ns.iter().copied().find(|n| !entries[*n].used));
     // A heading broken over two lines, in one block or across one blank line.
     let two = lines.get(i + 1).filter(|(_, blanks)| *blanks <= 1).map(|(l, _)| format!("{one}{}", normal(l.text)));
-    entries.iter().enumerate().filter(|(_, e)| !e.used).find_map(|(n, e)| {
-        if e.normal == one {
-            Some((n, 1))
-        } else if two.as_ref() == Some(&e.normal) {
-            Some((n, 2))
-        } else {
-            None
-        }
-    })
+    unused(&one).map(|n| (n, 1)).or_else(|| two.and_then(|t| unused(&t)).map(|n| (n, 2)))
 }
 
 /// A heading without the spaces the layout left between two Chinese characters (`签署 合作`),
@@ -403,36 +426,37 @@ fn tidy_heading(text: &str) -> String {
 
 /// How alike two headings are: the share of character pairs they have in common (Dice).
 fn likeness(a: &str, b: &str) -> f64 {
-    let pairs = |s: &str| -> Vec<(char, char)> {
-        let c: Vec<char> = s.chars().collect();
-        c.windows(2).map(|w| (w[0], w[1])).collect()
+    let pairs = |s: &str| -> HashMap<(char, char), usize> {
+        let chars: Vec<char> = s.chars().collect();
+        let mut counts = HashMap::new();
+        for w in chars.windows(2) {
+            *counts.entry((w[0], w[1])).or_insert(0) += 1;
+        }
+        counts
     };
-    let (pa, mut pb) = (pairs(a), pairs(b));
-    if pa.is_empty() || pb.is_empty() {
+    let (pa, pb) = (pairs(a), pairs(b));
+    let total: usize = pa.values().sum::<usize>() + pb.values().sum::<usize>();
+    if total == 0 {
         return 0.0;
     }
-    let total = pa.len() + pb.len();
-    let mut common = 0;
-    for p in pa {
-        if let Some(at) = pb.iter().position(|q| *q == p) {
-            pb.swap_remove(at);
-            common += 1;
-        }
-    }
+    let common: usize = pa.iter().map(|(p, n)| (*n).min(pb.get(p).copied().unwrap_or(0))).sum();
     2.0 * common as f64 / total as f64
 }
 
-/// An unused entry this heading-like line was probably meant to repeat, edited since.
+/// An unused entry this heading-like line was probably meant to repeat, edited since: one of
+/// the next two the contents lead the reader to expect.
 fn edited_heading(text: &str, entries: &[Entry]) -> Option<usize> {
     let text = normal(text);
-    entries.iter().enumerate().filter(|(_, e)| !e.used).map(|(n, e)| (n, likeness(&text, &e.normal))).filter(|(_, l)| *l >= 0.6).max_by(|a, b| a.1.total_cmp(&b.1)).map(|(n, _)| n)
+    let next = entries.iter().enumerate().filter(|(_, e)| !e.used).take(2);
+    next.map(|(n, e)| (n, likeness(&text, &e.normal))).filter(|(_, l)| *l >= 0.6).max_by(|a, b| a.1.total_cmp(&b.1)).map(|(n, _)| n)
 }
 
 /// The articles from the first heading on. `entries` are marked as their headings are found.
 fn articles(blocks: &[Block<'_>], entries: &mut [Entry], warnings: &mut Vec<Warning>) -> Vec<Article> {
     // Each line with the blank lines before it (0 inside a block).
     let lines: Vec<(Line<'_>, usize)> = blocks.iter().flat_map(|b| b.lines.iter().enumerate().map(move |(i, l)| (*l, if i == 0 { b.blanks_before } else { 0 }))).collect();
-    let mut reader = Reader { articles: Vec::new(), open: None, entries, warnings };
+    let index = index(entries);
+    let mut reader = Reader { articles: Vec::new(), open: None, entries, index, warnings };
     let mut i = 0;
     while i < lines.len() {
         i += if let Some((entry, taken)) = reader.heading_at(&lines, i) {
@@ -456,6 +480,7 @@ struct Reader<'r> {
     /// The paragraph read so far, which the next line may continue.
     open: Option<String>,
     entries: &'r mut [Entry],
+    index: HashMap<String, Vec<usize>>,
     warnings: &'r mut Vec<Warning>,
 }
 
@@ -465,7 +490,7 @@ impl Reader<'_> {
     fn heading_at(&self, lines: &[(Line<'_>, usize)], i: usize) -> Option<(usize, usize)> {
         let (line, blanks) = lines[i];
         let alone = lines.get(i + 1).is_none_or(|(_, b)| *b > 0);
-        heading_at(lines, i, self.entries).or_else(|| if alone && blanks > 0 && heading_line(line.text) { edited_heading(line.text, self.entries).map(|n| (n, 1)) } else { None })
+        heading_at(lines, i, self.entries, &self.index).or_else(|| if alone && blanks > 0 && heading_line(line.text) { edited_heading(line.text, self.entries).map(|n| (n, 1)) } else { None })
     }
 
     /// The paragraph read so far ends here.
@@ -529,15 +554,14 @@ impl Reader<'_> {
             // taking the rest of a sentence for a caption would cut the paragraph in two.
             self.push(Part::Caption(line.text.to_string()));
         } else {
-            self.open = match self.open.take() {
+            match &mut self.open {
                 // The same paragraph: a line wrapped in it, or the page broke it mid-sentence.
-                Some(text) if blanks == 0 || !ends_sentence(&text) => Some(join(&text, line.text)),
-                previous => {
-                    self.open = previous;
+                Some(text) if blanks == 0 || !ends_sentence(text) => append(text, line.text),
+                _ => {
                     self.close();
-                    Some(line.text.to_string())
+                    self.open = Some(line.text.to_string());
                 }
-            };
+            }
         }
         1
     }
@@ -825,6 +849,21 @@ mod tests {
             }
         }
         assert!(converted_ok > 1500, "most shapes still convert: {converted_ok}");
+    }
+
+    /// The reading stays about linear: a megabyte of short lines (all contents, or all
+    /// heading-like lines in the body) is read in moments, and a larger file is refused.
+    #[test]
+    fn large_files_are_read_in_linear_time_or_refused() {
+        let head = "Volume.1, Issue No.1 2022\n\n测试\n\nTEST\n\n";
+        let many = |prefix: &str| (0..60_000).map(|i| format!("{prefix}{i}")).collect::<Vec<_>>().join("\n\n");
+        for text in [format!("{head}{}", many("目录")), format!("{head}目录\n\n目录\n\n{}", many("小标题"))] {
+            let started = std::time::Instant::now();
+            let _ = convert(&text, &list(), date());
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?} for {} KiB", started.elapsed(), text.len() / 1024);
+        }
+        let huge = format!("{head}目录\n\n目录\n\n{}", "正文。".repeat(MAX_BODY_BYTES / 9 + 1));
+        assert!(matches!(convert(&huge, &list(), date()), Err(LayoutError::TooLarge { .. })));
     }
 
     #[test]
