@@ -274,7 +274,8 @@ fn join(left: &str, right: &str) -> String {
 /// `join` in place, so that a long paragraph grows without being copied line by line.
 fn append(text: &mut String, piece: &str) {
     let wide = |c: Option<char>| c.is_some_and(|c| c.width() == Some(2));
-    if !text.is_empty() && !(wide(text.chars().next_back()) && wide(piece.chars().next())) {
+    let cjk_seam = wide(text.chars().next_back()) && wide(piece.chars().next());
+    if !text.is_empty() && !cjk_seam {
         text.push(' ');
     }
     text.push_str(piece);
