@@ -72,10 +72,17 @@ pub struct Converted {
     pub warnings: Vec<Warning>,
 }
 
-/// The bytes of a text file as text: UTF-8 (a BOM is dropped), or GB18030 when the bytes are not
+/// The bytes of a text file as text: UTF-8 (a BOM is dropped), UTF-16 with its BOM, or GB18030 when the bytes are not
 /// UTF-8 but decode cleanly as GB18030 into a file that starts with a masthead, which no other
 /// reading of them would.
 pub fn decode(bytes: &[u8]) -> Result<(String, Option<Warning>), LayoutError> {
+    // UTF-16 says so with its byte-order mark (Windows editors' "Unicode").
+    for (mark, encoding) in [(b"\xFF\xFE", encoding_rs::UTF_16LE), (b"\xFE\xFF", encoding_rs::UTF_16BE)] {
+        if let Some(rest) = bytes.strip_prefix(mark) {
+            let text = encoding.decode_without_bom_handling_and_without_replacement(rest).ok_or(LayoutError::Encoding { line: 1, offset: 0 })?;
+            return Ok((text.into_owned(), Some(Warning { line: 1, message: "the file is UTF-16; read as such, as its byte-order mark says".into() })));
+        }
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(text) => Ok((text.to_string(), None)),
@@ -759,6 +766,8 @@ mod tests {
             Err(LayoutError::Encoding { line: 1, .. }) => {}
             other => panic!("{other:?}"),
         }
+        let utf16: Vec<u8> = [0xFEFF].into_iter().chain(ISSUE.encode_utf16()).flat_map(u16::to_le_bytes).collect();
+        assert_eq!(decode(&utf16).unwrap().0, ISSUE, "UTF-16 with its byte-order mark");
         let err = decode(b"Volume.1, Issue No.1 2021\n\xff\xfe\n").unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("UTF-8"), "{err}");
     }
