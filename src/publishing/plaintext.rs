@@ -72,9 +72,9 @@ pub struct Converted {
     pub warnings: Vec<Warning>,
 }
 
-/// The bytes of a text file as text: UTF-8 (a BOM is dropped), UTF-16 with its BOM, or GB18030 when the bytes are not
-/// UTF-8 but decode cleanly as GB18030 into a file that starts with a masthead, which no other
-/// reading of them would.
+/// The bytes of a text file as text: UTF-8 (a BOM is dropped), UTF-16 with its BOM, or GB18030
+/// when the bytes are not UTF-8 but decode cleanly as GB18030 into a file that starts with a
+/// masthead, which no other reading of them would.
 pub fn decode(bytes: &[u8]) -> Result<(String, Option<Warning>), LayoutError> {
     // UTF-16 says so with its byte-order mark (Windows editors' "Unicode").
     for (mark, encoding) in [(b"\xFF\xFE", encoding_rs::UTF_16LE), (b"\xFE\xFF", encoding_rs::UTF_16BE)] {
