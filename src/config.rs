@@ -273,11 +273,14 @@ impl Default for HttpConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ContentConfig {
     pub issues_dir: PathBuf,
+    /// The list a `.txt` issue in the newsletter's text layout dropped into `issues_dir` is for
+    /// (a Markdown file names its list itself); empty: such files are reported and left alone.
+    pub default_list: String,
 }
 
 impl Default for ContentConfig {
     fn default() -> Self {
-        Self { issues_dir: "content/issues".into() }
+        Self { issues_dir: "content/issues".into(), default_list: String::new() }
     }
 }
 
@@ -366,6 +369,10 @@ impl Config {
             ));
         }
         crate::domain::LanguageTag::parse(&self.site.default_language).map_err(|e| format!("site.default_language: {e}"))?;
+        // Checked here rather than at the first `.txt` dropped into the folder, hours later.
+        if !self.content.default_list.is_empty() {
+            crate::domain::ListSlug::parse(&self.content.default_list).map_err(|e| format!("content.default_list: {e}"))?;
+        }
         Ok(())
     }
 
@@ -527,6 +534,13 @@ mod tests {
         let c = Config::load_from(None, &env(&[("TIDINGS_SECURITY__SECRET_KEY", "hunter2-very-secret-0123456789abcdef"), ("TIDINGS_SMTP__PASSWORD", "pw-0987")])).unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2") && !shown.contains("pw-0987"), "{shown}");
+    }
+
+    #[test]
+    fn the_default_list_for_text_issues_must_be_a_list_slug_when_set() {
+        let err = Config::load_from(None, &env(&[("TIDINGS_CONTENT__DEFAULT_LIST", "Not A Slug")])).unwrap_err().to_string();
+        assert!(err.contains("content.default_list"), "{err}");
+        assert_eq!(Config::load_from(None, &env(&[("TIDINGS_CONTENT__DEFAULT_LIST", "cstn")])).unwrap().content.default_list, "cstn");
     }
 
     #[test]

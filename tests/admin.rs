@@ -75,8 +75,13 @@ fn field(html: &str, name: &str) -> Option<String> {
 
 #[test]
 fn logins_fail_alike_are_rate_limited_and_pages_need_a_session() {
-    let a = Admin::start();
-    let client = a.client();
+    let a = Admin::start_with(&[("TIDINGS_HTTP__TRUSTED_PROXIES", "127.0.0.1")]);
+    let from = |ip: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).default_headers(headers).build().unwrap()
+    };
+    let client = from("203.0.113.9");
     let anonymous = client.get(a.server.url("/admin")).send().unwrap();
     assert_eq!((anonymous.status(), anonymous.headers()["location"].to_str().unwrap()), (StatusCode::SEE_OTHER, "/admin/login"));
 
@@ -99,6 +104,9 @@ fn logins_fail_alike_are_rate_limited_and_pages_need_a_session() {
     let huge = client.post(a.server.url("/admin/login")).header("content-type", "application/x-www-form-urlencoded").body(vec![b'a'; 3 << 20]).send().unwrap();
     assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
+    // Ten tries a minute from one address, whichever accounts they are for.
+    assert_eq!(a.login(&client, "owner@example.com", PASSWORD).status(), StatusCode::TOO_MANY_REQUESTS);
+    let client = from("203.0.113.10");
     let signed = a.login(&client, "owner@example.com", PASSWORD);
     assert_eq!(signed.status(), StatusCode::SEE_OTHER);
     let cookie = signed.headers()["set-cookie"].to_str().unwrap().to_string();
@@ -111,7 +119,7 @@ fn logins_fail_alike_are_rate_limited_and_pages_need_a_session() {
     // The login is in the audit trail, with where it came from.
     let events = std::process::Command::new("sqlite3").arg(a.t.db_path()).arg("SELECT type, actor, detail FROM events WHERE type = 'staff.login'").output().unwrap();
     let events = String::from_utf8_lossy(&events.stdout);
-    assert!(events.contains("staff:owner@example.com") && events.contains("127.0.0.1"), "{events}");
+    assert!(events.contains("staff:owner@example.com") && events.contains("203.0.113.10"), "the client behind the proxy: {events}");
 }
 
 #[test]
@@ -331,4 +339,34 @@ fn guessing_one_account_from_many_addresses_is_limited_too() {
     assert!(codes[..30].iter().all(|c| *c == 401), "{codes:?}");
     assert_eq!(codes[30], 429, "the 31st guess within the hour waits, whatever address it comes from");
     assert_eq!(a.login(&from(99), "editor@example.com", PASSWORD).status(), StatusCode::SEE_OTHER, "other accounts are not affected");
+}
+
+#[test]
+fn the_draft_form_takes_an_issue_in_the_text_layout_for_the_list_chosen_and_previews_it() {
+    let a = Admin::start();
+    let (editor, csrf) = a.signed_in("editor");
+    let form = editor.get(a.server.url("/admin/issues/new")).send().unwrap().text().unwrap();
+    assert!(form.contains("name=\"list\"") && form.contains("<option value=\"news\"") && form.contains("type=\"date\""), "the form has list and date fields");
+    let source = std::fs::read_to_string(support::repo().join("tests/fixtures/text-layout/2022-03.txt")).unwrap();
+    let preview = |list: &str, source: &str| -> serde_json::Value {
+        let answer = editor.post(a.server.url("/admin/preview")).form(&[("csrf", csrf.as_str()), ("source", source), ("list", list), ("date", "2022-03-28")]).send().unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        answer.json().unwrap()
+    };
+    let p = preview("news", &source);
+    assert!(p["error"].is_null(), "{p}");
+    let html = p["html"].as_str().unwrap();
+    assert!(html.contains("<figcaption") && html.contains("◇ 公交线网“微循环”上线") && html.contains("总第 900 期"), "the preview shows the converted issue");
+    assert!(p["text"].as_str().unwrap().contains("[市民在地铁站旁的电子围栏内停放共享单车。]"), "{p}");
+    assert_eq!(p["warnings"], serde_json::json!([]));
+    let p = preview("", &source);
+    assert!(p["error"].as_str().unwrap().contains("needs its list"), "{p}");
+    let renamed = source.replace("新型储能电站在西部并网运行\n\n一座", "西部储能项目投入使用\n\n一座");
+    let p = preview("news", &renamed);
+    assert!(p["warnings"][0].as_str().unwrap().contains("matches no article heading"), "what to check is shown with the preview: {p}");
+
+    let saved = editor.post(a.server.url("/admin/issues/new")).form(&[("csrf", csrf.as_str()), ("source", source.as_str()), ("list", "news"), ("date", "2022-03-28"), ("action", "save")]).send().unwrap();
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(saved.headers()["location"], "/admin/issues/2022-03?notice=saved");
+    assert_eq!(a.t.json(&["issue", "status", "2022-03"])["status"], "draft");
 }

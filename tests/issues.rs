@@ -216,3 +216,330 @@ fn feed_build_publishes_images_only_never_hidden_or_other_files() {
         assert!(!files.iter().any(|f| f.ends_with(bad)), "{bad} published: {files:?}");
     }
 }
+
+// Issues in the editorial office's text layout (issue 18). The seed issue is read from
+// ../shared/ and checked for its structure only, so its sentences stay out of the repository;
+// our own issues in tests/fixtures/text-layout/ have golden files.
+
+const SEED: &str = "../shared/seed-issue.txt";
+const TEXT_ISSUES: [&str; 2] = ["2022-03", "2022-04"];
+
+fn seed_path() -> String {
+    let path = repo().join(SEED);
+    assert!(path.is_file(), "{} is missing: the seed issue lives in shared/ beside the repository", path.display());
+    path.display().to_string()
+}
+
+fn text_fixture(slug: &str) -> String {
+    repo().join("tests/fixtures/text-layout").join(format!("{slug}.txt")).display().to_string()
+}
+
+fn cstn() -> Tidings {
+    let mut t = Tidings::new();
+    t.set_env("TIDINGS_SITE__BASE_URL", "https://news.example.org");
+    t.set_env("TIDINGS_SECURITY__SECRET_KEY", "test-secret-key-for-golden-files");
+    t.ok(&["list", "create", "cstn", "--name", "中国科技通讯", "--language", "zh-CN"]);
+    t
+}
+
+/// Text without any whitespace: the layout's spacing and the renderings' wrapping differ.
+fn squeeze(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The text of some HTML, tags removed and the entities our renderings use decoded.
+fn html_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// The text of each `<tag …>…</tag>` in order.
+fn elements(html: &str, tag: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(&format!("<{tag}")) {
+        let after = &rest[at + tag.len() + 1..];
+        if !after.starts_with([' ', '>']) {
+            rest = after;
+            continue;
+        }
+        let start = after.find('>').unwrap() + 1;
+        let end = after.find(&format!("</{tag}>")).unwrap_or_else(|| panic!("<{tag}> is closed"));
+        found.push(html_text(&after[start..end]).trim().to_string());
+        rest = &after[end..];
+    }
+    found
+}
+
+fn main_of(page: &str) -> &str {
+    let start = page.find("<main>").expect("the page has a <main>");
+    &page[start..start + page[start..].find("</main>").expect("and closes it")]
+}
+
+/// The lines of an issue in the layout, numbered from 1, with the blank lines before each.
+fn layout_lines(text: &str) -> Vec<(usize, String, usize)> {
+    let mut lines = Vec::new();
+    let mut blanks = 0;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            blanks += 1;
+        } else {
+            lines.push((i + 1, line.trim().to_string(), blanks));
+            blanks = 0;
+        }
+    }
+    lines
+}
+
+/// What a reader of the printed issue recognises, checked element by element in the HTML of the
+/// web page or the email: its articles (h2, one per contents line, the contents not repeated),
+/// ◇ items (h3), captions (figcaption), the source line, paragraphs the page broke made whole,
+/// and every line after the masthead somewhere in it.
+fn assert_structure(source: &str, html: &str, articles: usize, items: usize, captions: usize) {
+    let lines = layout_lines(source);
+    let body: Vec<&(usize, String, usize)> = lines.iter().skip(4).collect();
+    let h2 = elements(html, "h2");
+    let h3 = elements(html, "h3");
+    let figcaptions = elements(html, "figcaption");
+    let paragraphs = elements(html, "p");
+    assert_eq!(h2.len(), articles, "articles: {h2:?}");
+    for heading in &h2 {
+        assert!(body.iter().any(|(_, l, _)| squeeze(l) == squeeze(heading)), "the heading {heading:?} is one of the issue's lines");
+        assert!(!paragraphs.iter().any(|p| squeeze(p) == squeeze(heading)), "the contents are not repeated as paragraphs: {heading:?}");
+    }
+    let markers: Vec<&String> = body.iter().map(|(_, l, _)| l).filter(|l| l.starts_with('◇')).collect();
+    assert_eq!(h3.len(), items, "items: {h3:?}");
+    assert_eq!(h3.iter().map(|h| squeeze(h)).collect::<Vec<_>>(), markers.iter().map(|m| squeeze(m)).collect::<Vec<_>>(), "every ◇ line is an h3, in order");
+    assert_eq!(figcaptions.len(), captions, "captions: {figcaptions:?}");
+    for caption in &figcaptions {
+        assert!(body.iter().any(|(_, l, blanks)| l == caption && *blanks >= 2), "the caption {caption:?} stood alone after a gap");
+    }
+    let sources: Vec<&(usize, String, usize)> = body.iter().copied().filter(|(_, l, _)| l.starts_with("（来源：")).collect();
+    assert!(!sources.is_empty());
+    for (_, line, _) in &sources {
+        assert!(paragraphs.contains(line), "the source line {line:?} is a paragraph of its own");
+    }
+    // A long line that does not end a sentence went on after the page break: one paragraph.
+    for pair in body.windows(2) {
+        let ((no, line, _), (_, next, _)) = (pair[0], pair[1]);
+        let ends = line.ends_with(['。', '！', '？', '”', '…']);
+        if !ends && line.chars().count() > 50 && !next.starts_with('◇') {
+            assert!(paragraphs.iter().any(|p| squeeze(p).contains(&squeeze(&format!("{line}{next}")))), "line {no} and the line after it are one paragraph");
+        }
+    }
+    let all = squeeze(&html_text(html));
+    for (no, line, _) in &body {
+        assert!(all.contains(&squeeze(line)), "line {no} is in the output: {line:?}");
+    }
+}
+
+#[test]
+fn the_seed_issue_publishes_with_its_sections_items_captions_and_source_line() {
+    let t = cstn();
+    let seed = seed_path();
+    let source = std::fs::read_to_string(&seed).unwrap();
+    let added = t.run(&["issue", "add", &seed, "--list", "cstn", "--date", "2021-01-31"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    assert_eq!(String::from_utf8_lossy(&added.stdout).trim(), "2021-01", "the slug comes from the masthead");
+    assert!(added.stderr.is_empty(), "the seed converts without warnings: {}", String::from_utf8_lossy(&added.stderr));
+
+    let out = t.path().join("site");
+    t.ok(&["feed", "build", "--out", &out.display().to_string()]);
+    let page = std::fs::read_to_string(out.join("issues/2021-01/index.html")).unwrap();
+    assert_structure(&source, main_of(&page), 4, 6, 3);
+    let email = t.ok(&["issue", "render", "2021-01", "--format", "html"]);
+    assert_structure(&source, &email, 4, 6, 3);
+    assert!(email.contains("总第 824 期") && email.contains("2021 年第 1 期"), "the masthead's volume and number");
+    for n in 1..=4 {
+        for html in [main_of(&page), email.as_str()] {
+            assert!(html.contains(&format!("href=\"#2021-01-a{n}\"")) && html.contains(&format!("id=\"2021-01-a{n}\"")), "the contents link to article {n}");
+        }
+    }
+    assert_eq!(elements(main_of(&page), "li").iter().map(|l| squeeze(l)).collect::<Vec<_>>(), elements(&email, "h2").iter().map(|h| squeeze(h)).collect::<Vec<_>>(), "the contents list the articles in order");
+    let masthead = layout_lines(&source);
+    assert!(elements(&email, "h1").iter().any(|h| h.starts_with(&masthead[2].1)), "the Chinese title heads the email");
+    assert!(email.contains(&masthead[3].1.replace('&', "&amp;")), "the English title is the subtitle");
+
+    let text = t.ok(&["issue", "render", "2021-01", "--format", "text"]);
+    let squeezed = squeeze(&text);
+    for (no, line, _) in masthead.iter().skip(4) {
+        assert!(squeezed.contains(&squeeze(line)), "line {no} is in the text part: {line:?}");
+    }
+    let captions = elements(&email, "figcaption");
+    for caption in &captions {
+        assert!(text.lines().any(|l| l == format!("[{caption}]")), "the caption {caption:?} is a line of the text part");
+    }
+    for heading in elements(&email, "h2") {
+        let at = text.lines().position(|l| squeeze(l) == squeeze(&heading)).unwrap_or_else(|| panic!("{heading:?} in the text part"));
+        assert!(text.lines().nth(at + 1).unwrap().starts_with("---"), "article headings are underlined");
+    }
+
+    for feed in ["feed.xml", "atom.xml", "lists/cstn/feed.xml", "lists/cstn/atom.xml"] {
+        let path = out.join(feed);
+        xmllint(&path);
+        let report = python_check("check_feed.py", &[&path.display().to_string(), "1"]);
+        assert_eq!(report["entries"][0]["link"], "https://news.example.org/issues/2021-01", "{feed}");
+        let xml = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(xml.matches("figcaption&gt;").count() + xml.matches("figcaption>").count(), 6, "{feed}: the captions' open and close tags");
+    }
+}
+
+#[test]
+fn our_own_text_issues_render_to_their_golden_html_and_text_and_keep_their_structure() {
+    let t = cstn();
+    for (slug, (articles, items, captions)) in TEXT_ISSUES.iter().zip([(3, 2, 1), (3, 3, 1)]) {
+        let file = text_fixture(slug);
+        let added = t.run(&["issue", "add", &file, "--list", "cstn", "--date", &format!("{slug}-28")]);
+        assert!(added.status.success() && added.stderr.is_empty(), "{slug}: {}", String::from_utf8_lossy(&added.stderr));
+        assert_eq!(String::from_utf8_lossy(&added.stdout).trim(), *slug);
+        let html = t.ok(&["issue", "render", slug, "--format", "html"]);
+        assert_structure(&std::fs::read_to_string(&file).unwrap(), &html, articles, items, captions);
+        golden(&format!("text-layout/{slug}.html"), &mask_tokens(&html));
+        golden(&format!("text-layout/{slug}.txt"), &mask_tokens(&t.ok(&["issue", "render", slug, "--format", "text"])));
+    }
+    let out = t.path().join("site");
+    t.ok(&["feed", "build", "--out", &out.display().to_string()]);
+    for feed in ["feed.xml", "atom.xml"] {
+        xmllint(&out.join(feed));
+        let report = python_check("check_feed.py", &[&out.join(feed).display().to_string(), "2"]);
+        assert_eq!(report["entries"][0]["title"], "中国科技通讯 2022 年第 4 期", "{feed}");
+    }
+}
+
+#[test]
+fn issue_convert_prints_the_markdown_that_issue_add_renders_the_same() {
+    for file in [seed_path(), text_fixture("2022-04")] {
+        let from_text = cstn();
+        let slug = from_text.ok(&["issue", "add", &file, "--list", "cstn", "--date", "2022-04-28"]);
+        let from_markdown = cstn();
+        let markdown = from_markdown.ok(&["issue", "convert", &file, "--list", "cstn", "--date", "2022-04-28"]);
+        assert!(markdown.starts_with("+++\nlist = \"cstn\"\n") && markdown.contains("language = \"zh-CN\""), "{markdown}");
+        let md = from_markdown.write("converted.md", &markdown);
+        assert_eq!(from_markdown.ok(&["issue", "add", &md]), slug);
+        for format in ["html", "text"] {
+            let render = |t: &Tidings| mask_tokens(&t.ok(&["issue", "render", slug.trim(), "--format", format]));
+            assert!(render(&from_text) == render(&from_markdown), "{file}: the {format} of the converted Markdown is the text issue's");
+        }
+    }
+}
+
+#[test]
+fn text_layout_input_in_other_encodings_and_line_endings_reads_the_same() {
+    let t = cstn();
+    let source = std::fs::read_to_string(text_fixture("2022-03")).unwrap();
+    let convert = |name: &str, bytes: &[u8]| -> (String, String) {
+        let out = t.run(&["issue", "convert", &t.write(name, bytes), "--list", "cstn", "--date", "2022-03-28"]);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (expected, warnings) = convert("plain.txt", source.as_bytes());
+    assert!(warnings.is_empty(), "{warnings}");
+    let mixed: String = source.split('\n').enumerate().map(|(i, l)| format!("{l}{}", ["\r\n", "\n", "\r"][i % 3])).collect();
+    assert_eq!(convert("mixed.txt", format!("\u{feff}{mixed}").as_bytes()).0, expected, "a BOM and mixed line endings change nothing");
+    let (gb, _, _) = encoding_rs::GB18030.encode(&source);
+    let (decoded, warnings) = convert("gb.txt", &gb);
+    assert_eq!(decoded, expected, "GB18030 with a masthead is read as such");
+    assert!(warnings.contains("GB18030"), "and says so: {warnings}");
+    let (gb, _, _) = encoding_rs::GB18030.encode("本期目录\n\n聚焦\n");
+    let err = t.fails(&["issue", "add", &t.write("gb-no-masthead.txt", &gb), "--list", "cstn"], 2);
+    assert!(err.contains("is not UTF-8") && err.contains("GB18030"), "{err}");
+}
+
+#[test]
+fn bad_text_issues_are_refused_or_warned_about_and_no_paragraph_is_lost() {
+    let t = cstn();
+    let source = std::fs::read_to_string(text_fixture("2022-03")).unwrap();
+
+    let no_masthead = t.write("no-masthead.txt", "\n本期要目\n\n聚焦“城市绿色交通”\n");
+    let err = t.fails(&["issue", "add", &no_masthead, "--list", "cstn"], 2);
+    assert!(err.contains("no-masthead.txt: line 2: expected the masthead") && err.contains("Volume.824, Issue No.1 2021"), "{err}");
+    assert!(err.contains("tidings issue convert") && err.contains("Markdown with front matter"), "suggests convert and Markdown: {err}");
+
+    let item_first = source.replacen("聚焦“城市绿色交通”\n", "◇ 公交线网“微循环”上线\n", 1);
+    let err = t.fails(&["issue", "add", &t.write("item.txt", &item_first), "--list", "cstn"], 2);
+    assert!(err.contains("line 12: the item \"◇ 公交线网“微循环”上线\" comes before any article"), "{err}");
+
+    // The contents name an article whose heading was rewritten: a warning, and all of it is kept.
+    let renamed = source.replace("新型储能电站在西部并网运行\n\n一座", "西部储能项目投入使用\n\n一座");
+    let file = t.write("2022-03.txt", &renamed);
+    let added = t.run(&["issue", "add", &file, "--list", "cstn", "--date", "2022-03-28"]);
+    let stderr = String::from_utf8_lossy(&added.stderr);
+    assert!(added.status.success(), "{stderr}");
+    assert!(stderr.contains("warning:") && stderr.contains("line 14: the contents line \"新型储能电站在西部并网运行\" matches no article heading"), "{stderr}");
+    let html = t.ok(&["issue", "render", "2022-03", "--format", "html"]);
+    let all = squeeze(&html_text(&html));
+    for (no, line, _) in layout_lines(&renamed).iter().skip(4) {
+        assert!(all.contains(&squeeze(line)), "line {no} is published: {line:?}");
+    }
+
+    // An item in an article that is not a 聚焦 section is kept as a sub-heading, with a warning.
+    let stray = source.replace("与会学者", "◇ 分论坛\n\n与会学者");
+    let out = t.run(&["issue", "convert", &t.write("stray.txt", &stray), "--list", "cstn"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a 聚焦 section"), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\n### ◇ 分论坛\n"));
+
+    let err = t.fails(&["issue", "add", &text_fixture("2022-03")], 2);
+    assert!(err.contains("needs --list SLUG"), "{err}");
+    let err = t.fails(&["issue", "add", &text_fixture("2022-03"), "--list", "nope"], 2);
+    assert!(err.contains("list \"nope\"") && err.contains("list create"), "{err}");
+    let md = t.write("plain.md", "+++\nlist = \"cstn\"\ntitle = \"T\"\ndate = 2021-01-31\n+++\n\nBody.\n");
+    let err = t.fails(&["issue", "add", &md, "--list", "cstn"], 2);
+    assert!(err.contains("--list and --date are for a file in the text layout"), "{err}");
+}
+
+#[test]
+fn serve_adds_text_issues_dropped_in_the_content_folder_for_the_default_list() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut t = cstn();
+    let content = t.path().join("issues");
+    std::fs::create_dir_all(&content).unwrap();
+    t.set_env("TIDINGS_CONTENT__ISSUES_DIR", &content.display().to_string());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    t.set_env("TIDINGS_HTTP__BIND", &format!("127.0.0.1:{port}"));
+    let wait_for = |what: &str, check: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let stop = |mut serve: std::process::Child| -> String {
+        std::process::Command::new("kill").args(["-TERM", &serve.id().to_string()]).status().unwrap();
+        let status = serve.wait().unwrap();
+        let mut log = String::new();
+        std::io::Read::read_to_string(serve.stderr.as_mut().unwrap(), &mut log).unwrap();
+        assert!(status.success(), "{log}");
+        log
+    };
+
+    // Without content.default_list, a text file is reported once and left alone.
+    std::fs::write(content.join("2022-03.txt"), std::fs::read(text_fixture("2022-03")).unwrap()).unwrap();
+    let serve = t.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for("serve to answer", &|| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    std::fs::write(content.join("2022-03.txt"), std::fs::read(text_fixture("2022-03")).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = stop(serve);
+    assert_eq!(log.matches("set content.default_list").count(), 1, "{log}");
+    t.fails(&["issue", "status", "2022-03"], 2);
+
+    // With it, the file waiting in the folder is added at start and a new one when it is dropped.
+    t.set_env("TIDINGS_CONTENT__DEFAULT_LIST", "cstn");
+    let serve = t.command(&["serve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    wait_for("the waiting text issue", &|| t.run(&["issue", "status", "2022-03"]).status.success());
+    std::fs::write(content.join("2022-04.txt"), std::fs::read(text_fixture("2022-04")).unwrap()).unwrap();
+    wait_for("the dropped text issue", &|| t.run(&["issue", "status", "2022-04"]).status.success());
+    let log = stop(serve);
+    assert!(log.contains("issue added from a text file in the content folder"), "{log}");
+    assert_eq!(t.json(&["issue", "status", "2022-04"])["status"], "draft");
+    assert!(t.ok(&["issue", "render", "2022-04", "--format", "html"]).contains("<figcaption"));
+}

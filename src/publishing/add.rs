@@ -2,8 +2,11 @@
 
 use std::path::{Component, Path};
 
+use chrono::NaiveDate;
+
+use super::plaintext::{self, Converted, LayoutError};
 use crate::app::App;
-use crate::domain::{IssueParseError, IssueSource};
+use crate::domain::{IssueParseError, IssueSource, ListSlug};
 use crate::render::issue::{self, IssueView, RenderError};
 use crate::render::markdown::{ShapeError, check_shape, relative_images};
 use crate::store::{Actor, IssueSaved, NewIssue, StoreError};
@@ -18,6 +21,12 @@ pub enum PublishError {
     UnknownList { path: String, line: usize, slug: String },
     #[error("{path}: line {line}: image {image:?} {problem}")]
     Image { path: String, line: usize, image: String, problem: &'static str },
+    #[error("{path}: {source}")]
+    Layout { path: String, source: LayoutError },
+    /// The list a text-layout issue is for is given apart from the file (`--list`,
+    /// `content.default_list`, a form field), so no line of the file names it.
+    #[error("{path}: list {slug:?}: {problem}")]
+    TextList { path: String, slug: String, problem: String },
     #[error("{path}: {source}")]
     Render { path: String, source: RenderError },
     #[error("{path}: {source}")]
@@ -51,6 +60,9 @@ pub struct AddedIssue {
     pub list: String,
     pub saved: IssueSaved,
     pub scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    /// What converting a text-layout file found worth a look (`line N: …`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 pub async fn add_issue_file(app: &App, path: &Path, actor: &Actor) -> Result<AddedIssue, PublishError> {
@@ -141,8 +153,41 @@ pub async fn add_issue_as(app: &App, path: &Path, text: &str, actor: &Actor, may
 /// `released`: the operator published the file (the CLI, the content folder), so it is public on
 /// its date as it is.
 async fn add_issue_with(app: &App, path: &Path, text: &str, actor: &Actor, may_send: bool, released: bool) -> Result<AddedIssue, PublishError> {
+    add_with_digest(app, path, text, source_digest(text), actor, may_send, released).await
+}
+
+/// Whether a file is in the newsletter's text layout rather than Markdown with front matter: a
+/// `.txt` file, or one that starts with a masthead instead of `+++`.
+pub fn is_text_layout(path: &Path, text: &str) -> bool {
+    let txt = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("txt"));
+    txt || !text.trim_start_matches('\u{feff}').trim_start().starts_with("+++") && plaintext::is_layout(text)
+}
+
+/// An issue in the text layout as the Markdown with front matter that `issue add` reads, for
+/// `list` and dated `date`; with the SHA-256 of its text, which stands for the file (the Markdown
+/// has the date in it, which may be today's).
+pub fn convert_text(path: &Path, bytes: &[u8], list: &str, date: NaiveDate) -> Result<(Converted, String), PublishError> {
     let shown = path.display().to_string();
-    let digest = source_digest(text);
+    let layout = |source| PublishError::Layout { path: shown.clone(), source };
+    let (text, decoded) = plaintext::decode(bytes).map_err(layout)?;
+    let slug = ListSlug::parse(list).map_err(|e| PublishError::TextList { path: shown.clone(), slug: list.to_string(), problem: e.to_string() })?;
+    let mut converted = plaintext::convert(&text, &slug, date).map_err(layout)?;
+    converted.warnings.splice(0..0, decoded);
+    Ok((converted, source_digest(&text)))
+}
+
+/// Adds an issue from a file in the text layout, with every right (the CLI, the content folder).
+pub async fn add_text_issue(app: &App, path: &Path, bytes: &[u8], list: &str, date: NaiveDate, actor: &Actor) -> Result<AddedIssue, PublishError> {
+    let (converted, digest) = convert_text(path, bytes, list, date)?;
+    let added = add_with_digest(app, path, &converted.markdown, digest, actor, true, true).await.map_err(|e| match e {
+        PublishError::UnknownList { path, slug, .. } => PublishError::TextList { path, slug, problem: "no such list (create it with `tidings list create`)".into() },
+        other => other,
+    })?;
+    Ok(AddedIssue { warnings: converted.warnings.iter().map(ToString::to_string).collect(), ..added })
+}
+
+async fn add_with_digest(app: &App, path: &Path, text: &str, digest: String, actor: &Actor, may_send: bool, released: bool) -> Result<AddedIssue, PublishError> {
+    let shown = path.display().to_string();
     let Prepared { source, list, language, rendered } = prepare_issue(app, path, text).await?;
     let store_err = |source| PublishError::Store { path: shown.clone(), source };
     if !may_send {
@@ -176,7 +221,7 @@ async fn add_issue_with(app: &App, path: &Path, text: &str, actor: &Actor, may_s
         released,
     };
     let (id, saved) = app.store.save_issue(new, actor).await.map_err(store_err)?;
-    Ok(AddedIssue { id, slug: source.slug.to_string(), list: list.slug, saved, scheduled_for: source.send_at })
+    Ok(AddedIssue { id, slug: source.slug.to_string(), list: list.slug, saved, scheduled_for: source.send_at, warnings: Vec::new() })
 }
 
 /// Relative images must exist beside the issue file, inside the content folder.

@@ -2,11 +2,12 @@
 //! and the static archive (`feed build`).
 
 pub mod add;
+pub mod plaintext;
 pub mod watch;
 mod preview;
 mod static_site;
 
-pub use add::{AddedIssue, PublishError, add_issue_as, add_issue_file, add_issue_text, source_text};
+pub use add::{AddedIssue, PublishError, add_issue_as, add_issue_file, add_issue_text, add_text_issue, convert_text, is_text_layout, source_text};
 pub use preview::{Format, PreviewError, factory, preview, preview_draft};
 pub use static_site::{BuildError, BuildReport, FeedKind, LOGO, build_static_site, feed_xml, index_html, list_meta, page_count, site_meta};
 

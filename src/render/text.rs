@@ -83,7 +83,9 @@ impl Renderer<'_> {
                 self.notes.push(format!("[^{}] {}", def.name, text.join(" ").trim()));
                 None
             }
-            NodeValue::HtmlBlock(_) | NodeValue::FrontMatter(_) => None,
+            // A figure's caption is text the reader should have; other raw HTML is markup.
+            NodeValue::HtmlBlock(html) => figure_caption(&html.literal).map(|caption| wrap(&format!("[{caption}]"), indent, indent)),
+            NodeValue::FrontMatter(_) => None,
             _ => Some(self.children_blocks(node, indent)),
         }
     }
@@ -151,7 +153,8 @@ impl Renderer<'_> {
             NodeValue::LineBreak => out.push('\n'),
             NodeValue::Link(link) => {
                 let text = self.inline_children(node);
-                if text == link.url || format!("mailto:{text}") == link.url {
+                // A link within the page (the contents of an issue) has nowhere to go in text.
+                if text == link.url || format!("mailto:{text}") == link.url || link.url.starts_with('#') {
                     out.push_str(&text);
                 } else {
                     let n = self.reference(&link.url);
@@ -172,6 +175,30 @@ impl Renderer<'_> {
             }
         }
     }
+}
+
+/// The text of the `<figcaption>` of a raw `<figure>` block, tags removed and entities decoded.
+fn figure_caption(html: &str) -> Option<String> {
+    if !html.trim_start().to_ascii_lowercase().starts_with("<figure") {
+        return None;
+    }
+    let lower = html.to_ascii_lowercase();
+    let open = lower.find("<figcaption")?;
+    let start = open + lower[open..].find('>')? + 1;
+    let end = start + lower[start..].find("</figcaption")?;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
 }
 
 /// A soft break between two CJK characters joins them; anywhere else it is a space.
@@ -204,5 +231,13 @@ mod tests {
         assert!(t.body.contains("[图 1] [2]"), "{}", t.body);
         assert_eq!(t.links, vec!["https://example.org/r", "https://x.org/media/images/f.png"]);
         assert_eq!(t.notes, vec!["[^a] The note."]);
+    }
+
+    #[test]
+    fn a_figure_caption_is_kept_and_other_raw_html_is_not() {
+        let toc = render("- [聚焦](#a1)\n\n## <a id=\"a1\"></a>聚焦\n", "https://x.org/media/");
+        assert_eq!((toc.body.as_str(), toc.links.len()), ("- 聚焦\n\n聚焦\n----\n", 0), "links within the page are plain text");
+        let t = render("前文。\n\n<figure>\n<figcaption>大学生在给观众展示&lt;飞行&gt;平台 &amp; <b>滑行</b>。</figcaption>\n</figure>\n\n<div>装饰</div>\n\n后文。\n", "https://x.org/media/");
+        assert_eq!(t.body, "前文。\n\n[大学生在给观众展示<飞行>平台 & 滑行。]\n\n后文。\n");
     }
 }

@@ -66,23 +66,39 @@ pub async fn draft_form(staff: Staff, Extract(state): Extract<State>, Query(q): 
         },
         None => TEMPLATE.replace("date = \"\"", &format!("date = {}", chrono::Utc::now().format("%Y-%m-%d"))),
     };
-    draft_page(&staff, &source, None, None)
+    let lists = state.app.store.lists().await.unwrap_or_default();
+    let form = DraftForm { source, ..DraftForm::default() };
+    draft_page(&staff, &lists, &form, None, &[], None)
 }
 
-fn draft_page(staff: &Staff, source: &str, preview: Option<&(String, String)>, problem: Option<&str>) -> Response {
+fn draft_page(staff: &Staff, lists: &[crate::store::List], form: &DraftForm, preview: Option<&(String, String)>, warnings: &[String], problem: Option<&str>) -> Response {
     let t = staff.t;
     let (html_part, text_part) = preview.map(|(h, t)| (h.as_str(), t.as_str())).unwrap_or_default();
     let content = html! {
         form #draft method="post" action="/admin/issues/new" {
             (csrf(staff))
             label for="source" { (t.markdown) }
-            textarea #source name="source" spellcheck="false" { (source) }
+            textarea #source name="source" spellcheck="false" { (form.source) }
+            fieldset.text-layout {
+                legend { (t.text_layout) }
+                label for="list" { (t.text_list) }
+                select #list name="list" {
+                    option value="" { "—" }
+                    @for l in lists { option value=(l.slug) selected[l.slug == form.list] { (l.name) " (" (l.slug) ")" } }
+                }
+                label for="date" { (t.text_date) }
+                input #date type="date" name="date" value=(form.date);
+            }
             div.actions {
                 button.secondary type="submit" name="action" value="preview" { (t.preview) }
                 button type="submit" name="action" value="save" { (t.save_draft) }
             }
         }
         p #preview-error.error role="alert" hidden[problem.is_none()] { (problem.unwrap_or_default()) }
+        div #preview-warnings.card hidden[warnings.is_empty()] {
+            strong { (t.warnings) }
+            ul { @for w in warnings { li { (w) } } }
+        }
         (previews(t, Some(html_part), None, text_part))
         script src="/admin/static/admin.js" {}
     };
@@ -105,7 +121,7 @@ fn previews(t: &super::AdminStrings, srcdoc: Option<&str>, src: Option<&str>, te
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct DraftForm {
     #[serde(default)]
     csrf: String,
@@ -113,6 +129,39 @@ pub struct DraftForm {
     source: String,
     #[serde(default)]
     action: String,
+    /// For a draft in the text layout, which names neither its list nor its date.
+    #[serde(default)]
+    list: String,
+    #[serde(default)]
+    date: String,
+}
+
+/// Why a draft in the text layout cannot be converted before it reaches the publisher.
+enum Draft {
+    Ready { markdown: String, warnings: Vec<String> },
+    Refused(String),
+}
+
+/// The draft as Markdown with front matter: as typed, or converted from the newsletter's text
+/// layout (for the list and date of the form's fields).
+fn draft_markdown(t: &super::AdminStrings, f: &DraftForm, path: &std::path::Path) -> Draft {
+    if !publishing::is_text_layout(path, &f.source) {
+        return Draft::Ready { markdown: f.source.clone(), warnings: Vec::new() };
+    }
+    if f.list.trim().is_empty() {
+        return Draft::Refused(t.text_needs_list.to_string());
+    }
+    let date = match f.date.trim() {
+        "" => chrono::Utc::now().date_naive(),
+        d => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(date) => date,
+            Err(_) => return Draft::Refused(format!("{}: {d:?}: YYYY-MM-DD", t.text_date)),
+        },
+    };
+    match publishing::convert_text(path, f.source.as_bytes(), f.list.trim(), date) {
+        Ok((converted, _)) => Draft::Ready { markdown: converted.markdown, warnings: converted.warnings.iter().map(ToString::to_string).collect() },
+        Err(e) => Draft::Refused(explain(&e, path)),
+    }
 }
 
 pub async fn draft_submit(staff: Staff, Extract(state): Extract<State>, Form(f): Form<DraftForm>) -> Response {
@@ -120,16 +169,21 @@ pub async fn draft_submit(staff: Staff, Extract(state): Extract<State>, Form(f):
         return r;
     }
     let path = state.app.config.content.issues_dir.join(format!("{DRAFT_STEM}.md"));
+    let lists = state.app.store.lists().await.unwrap_or_default();
+    let (markdown, warnings) = match draft_markdown(staff.t, &f, &path) {
+        Draft::Ready { markdown, warnings } => (markdown, warnings),
+        Draft::Refused(problem) => return draft_page(&staff, &lists, &f, None, &[], Some(&problem)),
+    };
     if f.action == "save" {
         let may_send = staff.session.identity.role.allows(Permission::Own);
-        return match publishing::add_issue_as(&state.app, &path, &f.source, staff.actor(), may_send).await {
+        return match publishing::add_issue_as(&state.app, &path, &markdown, staff.actor(), may_send).await {
             Ok(added) => Redirect::to(&format!("/admin/issues/{}?notice=saved", added.slug)).into_response(),
-            Err(e) => draft_page(&staff, &f.source, None, Some(&explain(&e, &path))),
+            Err(e) => draft_page(&staff, &lists, &f, None, &warnings, Some(&explain(&e, &path))),
         };
     }
-    match publishing::preview_draft(&state.app, &path, &f.source).await {
-        Ok(preview) => draft_page(&staff, &f.source, Some(&preview), None),
-        Err(e) => draft_page(&staff, &f.source, None, Some(&explain(&e, &path))),
+    match publishing::preview_draft(&state.app, &path, &markdown).await {
+        Ok(preview) => draft_page(&staff, &lists, &f, Some(&preview), &warnings, None),
+        Err(e) => draft_page(&staff, &lists, &f, None, &warnings, Some(&explain(&e, &path))),
     }
 }
 
@@ -144,6 +198,8 @@ pub struct LivePreview {
     html: String,
     text: String,
     error: Option<String>,
+    /// What converting a draft in the text layout found worth a look.
+    warnings: Vec<String>,
 }
 
 /// The live preview's JSON: the draft rendered as the sample subscriber would see it.
@@ -152,9 +208,13 @@ pub async fn live_preview(staff: Staff, Extract(state): Extract<State>, Form(f):
         return r;
     }
     let path = state.app.config.content.issues_dir.join(format!("{DRAFT_STEM}.md"));
-    let answer = match publishing::preview_draft(&state.app, &path, &f.source).await {
-        Ok((html, text)) => LivePreview { html, text, error: None },
-        Err(e) => LivePreview { html: String::new(), text: String::new(), error: Some(explain(&e, &path)) },
+    let refused = |error: String, warnings: Vec<String>| LivePreview { html: String::new(), text: String::new(), error: Some(error), warnings };
+    let answer = match draft_markdown(staff.t, &f, &path) {
+        Draft::Refused(problem) => refused(problem, Vec::new()),
+        Draft::Ready { markdown, warnings } => match publishing::preview_draft(&state.app, &path, &markdown).await {
+            Ok((html, text)) => LivePreview { html, text, error: None, warnings },
+            Err(e) => refused(explain(&e, &path), warnings),
+        },
     };
     Json(answer).into_response()
 }
