@@ -375,3 +375,25 @@ fn the_api_passes_schemathesis_with_every_check() {
     assert!(report.contains("Tested: 19"), "every operation is tested:\n{report}");
     eprintln!("schemathesis: {} in {:.0?}", cases.trim(), started.elapsed());
 }
+
+#[test]
+fn an_issue_in_the_text_layout_is_taken_as_text_plain_for_the_list_in_the_query() {
+    let api = Api::start();
+    api.t.ok(&["list", "create", "news", "--name", "Tech News", "--language", "en"]);
+    let editor = api.token("layout", "editor");
+    let text = std::fs::read_to_string(support::repo().join("tests/fixtures/text-layout/2022-03.txt")).unwrap();
+    let post = |query: &str| api.post(&editor, &format!("/api/v1/issues{query}")).header("content-type", "text/plain; charset=utf-8").body(text.clone()).send().unwrap();
+    assert_eq!(refused(post(""), StatusCode::UNPROCESSABLE_ENTITY)["field"], "list");
+    assert_eq!(refused(post("?list=news&date=28.03.2022"), StatusCode::UNPROCESSABLE_ENTITY)["field"], "date");
+    let saved = post("?list=news&date=2022-03-28");
+    assert_eq!(saved.status(), StatusCode::CREATED);
+    let saved: Value = saved.json().unwrap();
+    assert_eq!((saved["slug"].as_str(), saved["list"].as_str(), saved["saved"].as_str()), (Some("2022-03"), Some("news"), Some("created")), "{saved}");
+    assert!(saved["warnings"].is_array());
+    let html = api.get(&editor, "/api/v1/issues/2022-03?format=html").send().unwrap().text().unwrap();
+    assert!(html.contains("<h2") && html.contains("◇"), "sections and items: {}", &html[..300.min(html.len())]);
+    // Markdown with front matter as text/plain is still Markdown.
+    let md = "+++\nlist = \"news\"\nslug = \"md-as-plain\"\ntitle = \"T\"\ndate = 2026-12-01\n+++\n\nBody.\n";
+    let r = api.post(&editor, "/api/v1/issues").header("content-type", "text/plain").body(md).send().unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}

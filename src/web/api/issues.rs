@@ -36,6 +36,21 @@ pub struct SavedIssue {
     list: String,
     saved: IssueSaved,
     scheduled_for: Option<chrono::DateTime<chrono::Utc>>,
+    /// What the text layout's reader was unsure of, with its line (empty for Markdown).
+    warnings: Vec<String>,
+}
+
+/// For an issue in the editorial office's text layout (masthead, contents, `聚焦` sections):
+/// the list it is for and its date. Markdown with front matter names both itself.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NewIssueParams {
+    /// The list's slug; required for the text layout
+    #[param(example = "news")]
+    list: Option<String>,
+    /// The issue's date, YYYY-MM-DD (text layout; default today)
+    #[param(format = Date, example = "2026-12-01")]
+    date: Option<String>,
 }
 
 /// The issue file's text: what the server checks (TOML front matter, a list that exists, the
@@ -52,11 +67,12 @@ impl utoipa::PartialSchema for IssueText {
 impl ToSchema for IssueText {}
 
 #[utoipa::path(post, path = "/api/v1/issues", tag = "issues",
-    request_body(description = "The issue file's text: TOML front matter between +++ lines (with `list`, `slug`, `title`, `date`), then Markdown",
+    params(NewIssueParams),
+    request_body(description = "The issue file's text: TOML front matter between +++ lines (with `list`, `slug`, `title`, `date`), then Markdown; or, as text/plain, an issue in the editorial office's text layout (masthead, contents, 聚焦 sections, ◇ items) with `list` (and `date`) in the query",
         content((inline(IssueText) = "text/markdown"), (inline(IssueText) = "text/plain"))),
     responses((status = 201, body = SavedIssue), (status = 200, body = SavedIssue), (status = 400, response = BadRequest), (status = 401, response = Unauthorized), (status = 403, response = Forbidden),
         (status = 409, response = Conflict), (status = 413, response = TooLarge), (status = 415, response = UnsupportedType), (status = 422, response = Invalid)))]
-pub async fn create_issue(caller: Caller, Extract(state): Extract<State>, headers: HeaderMap, ApiText(text): ApiText) -> Result<(StatusCode, Json<SavedIssue>), ApiError> {
+pub async fn create_issue(caller: Caller, Extract(state): Extract<State>, ApiQuery(params): ApiQuery<NewIssueParams>, headers: HeaderMap, ApiText(text): ApiText) -> Result<(StatusCode, Json<SavedIssue>), ApiError> {
     caller.may(Permission::Edit)?;
     // Without a Content-Type the text is taken as it is (`curl --data-binary @issue.md`).
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
@@ -69,9 +85,21 @@ pub async fn create_issue(caller: Caller, Extract(state): Extract<State>, header
     // for the request in messages and is not a valid slug, so the front matter must give one.
     let path = state.app.config.content.issues_dir.join(format!("{REQUEST_STEM}.md"));
     let may_send = caller.0.role.allows(Permission::Own);
-    let added = publishing::add_issue_as(&state.app, &path, &text, caller.actor(), may_send).await.map_err(|e| publish_error(e, &path))?;
+    let (markdown, warnings) = if publishing::is_text_layout(&path, &text) { from_text_layout(&path, &text, &params)? } else { (text, Vec::new()) };
+    let added = publishing::add_issue_as(&state.app, &path, &markdown, caller.actor(), may_send).await.map_err(|e| publish_error(e, &path))?;
     let status = if added.saved == IssueSaved::Created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(SavedIssue { slug: added.slug, list: added.list, saved: added.saved, scheduled_for: added.scheduled_for })))
+    Ok((status, Json(SavedIssue { slug: added.slug, list: added.list, saved: added.saved, scheduled_for: added.scheduled_for, warnings })))
+}
+
+/// The Markdown a text-layout issue becomes, with the reader's warnings.
+fn from_text_layout(path: &std::path::Path, text: &str, params: &NewIssueParams) -> Result<(String, Vec<String>), ApiError> {
+    let list = params.list.as_deref().map(str::trim).filter(|l| !l.is_empty()).ok_or_else(|| ApiError::invalid("list", "an issue in the text layout needs the list it is for: ?list=SLUG"))?;
+    let date = match params.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => chrono::Utc::now().date_naive(),
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| ApiError::invalid("date", format!("{d:?} is not a date YYYY-MM-DD")))?,
+    };
+    let (converted, _) = publishing::convert_text(path, text.as_bytes(), list, date).map_err(|e| publish_error(e, path))?;
+    Ok((converted.markdown, converted.warnings.iter().map(ToString::to_string).collect()))
 }
 
 /// Stands for the request body where a file name would be; not a valid slug.
