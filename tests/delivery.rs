@@ -555,6 +555,10 @@ fn a_backup_taken_mid_send_restores_and_the_resumed_send_mails_nobody_twice() {
     assert_eq!(all, everyone.iter().cloned().collect::<Vec<_>>(), "everyone else gets it, once");
     assert_eq!(elsewhere.json(&["issue", "status", "2026-11"])["deliveries"]["sent"], 40);
 
+    // A mistyped database path is not backed up as an empty database.
+    let mut lost = Tidings::new();
+    lost.set_env("TIDINGS_DATABASE__URL", "sqlite://no-such-dir/tidings.db");
+    assert!(lost.fails(&["backup", "--out", &lost.path().join("b.db").display().to_string()], 2).contains("there is no database"));
     // A file that is not a backup, or from a newer schema, is refused and changes nothing.
     let junk = elsewhere.write("junk.db", "not a database");
     assert!(elsewhere.fails(&["restore", &junk], 2).contains("cannot be restored"));

@@ -26,7 +26,7 @@ pub async fn backup(ctx: &Context, args: BackupArgs) -> Result<(), CliError> {
     if args.out.exists() {
         return Err(CliError::usage(format!("{} already exists: a backup never overwrites a file, choose another name", args.out.display())));
     }
-    let store = ctx.store().await?;
+    let store = ctx.existing_store().await?;
     if let Err(e) = store.backup_into(&args.out).await {
         let _ = std::fs::remove_file(&args.out);
         return Err(CliError::runtime(format!("cannot write the backup to {}: {e}; nothing was kept (check the folder exists, is writable and has room)", args.out.display())));
@@ -56,10 +56,11 @@ pub async fn restore(ctx: &Context, args: RestoreArgs) -> Result<(), CliError> {
     }
     let url = &ctx.config.database.url;
     let target = backup::database_file(url).ok_or_else(|| CliError::usage(format!("database.url {url:?} names no database file to restore into")))?;
-    if target.exists() {
+    let previous = std::fs::metadata(&target).ok();
+    if previous.is_some() {
         refuse_if_running(ctx).await?;
     }
-    replace(&args.file, &target).map_err(|e| CliError::runtime(format!("cannot put the backup in place at {}: {e}; the database there is unchanged", target.display())))?;
+    replace(&args.file, &target, previous.as_ref()).map_err(|e| CliError::runtime(format!("cannot put the backup in place at {}: {e}; the database there is unchanged", target.display())))?;
     // Opening applies any migrations the backup is behind on.
     let store = ctx.store().await?;
     store.close().await;
@@ -68,7 +69,7 @@ pub async fn restore(ctx: &Context, args: RestoreArgs) -> Result<(), CliError> {
 }
 
 async fn refuse_if_running(ctx: &Context) -> Result<(), CliError> {
-    let store = ctx.store().await?;
+    let store = ctx.existing_store().await?;
     let live = store.live_instances(&this_hostname(), process_alive).await?;
     store.close().await;
     if let Some(instance) = live.first() {
@@ -83,11 +84,17 @@ async fn refuse_if_running(ctx: &Context) -> Result<(), CliError> {
 }
 
 /// Copies `from` next to `target`, then renames it over `target`, so a failure leaves the old
-/// database whole. The old write-ahead log goes first: left beside the new file, SQLite would
-/// replay it into the restored database.
-fn replace(from: &Path, target: &Path) -> std::io::Result<()> {
+/// database whole. The copy gets the old file's owner and mode (a restore run with sudo must
+/// not leave a file the service user cannot open). The old write-ahead log goes first: left
+/// beside the new file, SQLite would replay it into the restored database.
+fn replace(from: &Path, target: &Path, previous: Option<&std::fs::Metadata>) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let staging = target.with_extension("restoring");
     std::fs::copy(from, &staging)?;
+    if let Some(old) = previous {
+        std::fs::set_permissions(&staging, old.permissions())?;
+        std::os::unix::fs::chown(&staging, Some(old.uid()), Some(old.gid()))?;
+    }
     std::fs::File::open(&staging)?.sync_all()?;
     for suffix in ["-wal", "-shm"] {
         let side = PathBuf::from(format!("{}{suffix}", target.display()));

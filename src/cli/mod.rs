@@ -95,6 +95,16 @@ impl Context {
         let db = &self.config.database;
         Ok(Store::open(&db.url, db.max_connections).await?)
     }
+
+    /// The database, which must exist already.
+    pub async fn existing_store(&self) -> Result<Store, CliError> {
+        let db = &self.config.database;
+        if let Some(file) = crate::store::backup::database_file(&db.url).filter(|f| !f.exists()) {
+            let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+            return Err(CliError::usage(format!("there is no database at {} (database.url {:?}, working directory {cwd}): give the configuration with --config, or an absolute sqlite:/// path", file.display(), db.url)));
+        }
+        Ok(Store::open_existing(&db.url, db.max_connections).await?)
+    }
 }
 
 /// Parses the command line, runs the verb, and turns the outcome into an exit status.

@@ -43,13 +43,15 @@ impl Store {
         Ok(())
     }
 
-    /// The processes using this database now, judged as lease reclaiming judges them.
+    /// The processes that may be using this database now. On this host a process counts while it
+    /// runs, however long since its last heartbeat (a daemon waiting out a relay that is down
+    /// beats rarely); elsewhere, while its heartbeat is recent.
     pub async fn live_instances(&self, hostname: &str, alive: impl Fn(u32) -> bool) -> Result<Vec<LiveInstance>> {
         let rows: Vec<(i64, String, DateTime<Utc>)> = sqlx::query_as("SELECT pid, hostname, heartbeat_at FROM instances").fetch_all(&self.pool).await?;
         let fresh = super::now() - Duration::seconds(HEARTBEAT_TIMEOUT_SECS);
         Ok(rows
             .into_iter()
-            .filter(|(pid, host, beat)| *beat >= fresh && (host != hostname || alive(*pid as u32)))
+            .filter(|(pid, host, beat)| if host == hostname { alive(*pid as u32) } else { *beat >= fresh })
             .map(|(pid, hostname, heartbeat_at)| LiveInstance { pid, hostname, heartbeat_at })
             .collect())
     }

@@ -143,10 +143,20 @@ impl std::ops::DerefMut for WriteTx {
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+        Self::open_with(url, max_connections, true).await
+    }
+
+    /// Opens the database at `url` only if it exists: for verbs that must not make an empty one
+    /// where an operator mistyped the path (a backup of nothing would look like success).
+    pub async fn open_existing(url: &str, max_connections: u32) -> Result<Self> {
+        Self::open_with(url, max_connections, false).await
+    }
+
+    async fn open_with(url: &str, max_connections: u32, create: bool) -> Result<Self> {
         let open_err = |source| StoreError::Open { url: url.to_string(), source };
         let options = SqliteConnectOptions::from_str(url)
             .map_err(open_err)?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
