@@ -292,6 +292,15 @@ fn a_forged_report_naming_subscribers_without_our_signed_tags_is_evidence_only()
     }
     let csv = t.write("again.csv", "email\nreader1@example.com\n");
     assert_eq!(t.json(&["subscriber", "import", &csv, "--list", "digest", "--confirmed"])["report"]["skipped"], 0, "not suppressed");
+    // Naming one reader five times in one forged report counts once.
+    let before = t.json(&["subscriber", "show", "reader2@example.com"]);
+    let block = "Final-Recipient: rfc822; reader2@example.com\r\nAction: failed\r\nStatus: 5.2.2\r\n\r\n";
+    let many = dsn("bounces@news.example.org", "reader2@example.com", "failed", "5.2.2", "552 5.2.2 Mailbox full").replace("Final-Recipient: rfc822; reader2@example.com\r\n", &format!("{}Final-Recipient: rfc822; reader2@example.com\r\n", block.repeat(4)));
+    let v = t.json(&["bounce", "ingest", &t.write("many.eml", many)]);
+    assert_eq!(v["decisions"].as_array().unwrap().len(), 1, "{v}");
+    let shown = t.json(&["subscriber", "show", "reader2@example.com"]);
+    assert_eq!(shown["bounces"].as_array().unwrap().len(), before["bounces"].as_array().unwrap().len() + 1, "{shown}");
+    assert!(shown["soft_bounces"].as_i64().unwrap() <= before["soft_bounces"].as_i64().unwrap() + 1, "{shown}");
 }
 
 #[test]

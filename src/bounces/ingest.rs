@@ -84,8 +84,14 @@ pub async fn ingest(app: &App, raw: &[u8], event_id: Option<&str>) -> Result<Ing
         }
         out
     };
+    // One bounce a subscriber a message: a report that lists someone three times (a forgery
+    // aimed at the soft counter, or a clumsy MTA) still counts once.
+    let mut counted = std::collections::HashSet::new();
     for (n, (who, recipient)) in records.into_iter().enumerate() {
         let Some(who) = who else { continue };
+        if !counted.insert(who) {
+            continue;
+        }
         let provider_event_id = event_id.map(|id| format!("{id}:{n}"));
         let bounce = match (verdict.kind, recipient) {
             (Kind::Complaint, _) => NewBounce { subscriber_id: who, issue_id, kind: "complaint", reason: "complaint", source: source_name(source), ..Default::default() },
