@@ -397,3 +397,27 @@ fn an_issue_in_the_text_layout_is_taken_as_text_plain_for_the_list_in_the_query(
     let r = api.post(&editor, "/api/v1/issues").header("content-type", "text/plain").body(md).send().unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
 }
+
+#[test]
+fn an_erased_reader_is_not_left_in_an_import_report() {
+    let api = Api::start();
+    api.t.ok(&["list", "create", "news", "--name", "Tech News", "--language", "en"]);
+    api.t.ok(&["subscriber", "add", "left.reader@example.com", "--list", "news", "--confirmed"]);
+    api.t.ok(&["unsubscribe", "left.reader@example.com", "--list", "news"]);
+    let editor = api.token("imports", "editor");
+    let job = api.post(&editor, "/api/v1/lists/news/import?confirmed=true").header("content-type", "text/csv").body("email\nleft.reader@example.com\nnew.reader@example.com\n").send().unwrap();
+    let id = job.json::<Value>().unwrap()["id"].as_i64().unwrap();
+    let mut report = Value::Null;
+    api.wait_until("the import job", || {
+        report = api.get(&editor, &format!("/api/v1/imports/{id}")).send().unwrap().json().unwrap();
+        report["state"] != "running"
+    });
+    assert!(report["problems"].to_string().contains("left.reader@example.com"), "the report names the row for staff: {report}");
+    api.t.ok(&["subscriber", "erase", "left.reader@example.com"]);
+    let report: Value = api.get(&editor, &format!("/api/v1/imports/{id}")).send().unwrap().json().unwrap();
+    assert!(!report.to_string().contains("left.reader") && report["problems"][0]["line"] == 2, "{report}");
+    for file in ["tidings.db", "tidings.db-wal"] {
+        let bytes = std::fs::read(api.t.path().join(file)).unwrap_or_default();
+        assert!(!bytes.windows(11).any(|w| w == b"left.reader"), "{file} still holds the address");
+    }
+}

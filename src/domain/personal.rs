@@ -28,6 +28,14 @@ pub fn scrub_addresses(text: &str) -> Cow<'_, str> {
         while start > 0 && is_local(chars[start - 1].1) && chars[start - 1].0 >= copied {
             start -= 1;
         }
+        // A quoted local part (`"jo doe"@example.org`, in JSON `\"jo doe\"@…`): back to its
+        // opening quote, escape included. A local part is at most 64 characters.
+        if start == i && i > 0 && chars[i - 1].1 == '"' {
+            let close = i - 1 - usize::from(i >= 2 && chars[i - 2].1 == '\\');
+            if let Some(open) = (close.saturating_sub(66)..close).rev().find(|&k| chars[k].1 == '"' && chars[k].0 >= copied) {
+                start = if open > 0 && chars[open - 1].1 == '\\' && chars[open - 1].0 >= copied { open - 1 } else { open };
+            }
+        }
         let mut end = i + 1;
         while end < chars.len() && is_domain(chars[end].1) {
             end += 1;
@@ -72,6 +80,10 @@ mod tests {
         assert_eq!(scrub_addresses("mail for 读者@例子.中国 and x@y.example."), "mail for [address] and [address].");
         assert_eq!(scrub_addresses(r#"{"error":"550 a@b.example: no","code":550}"#), r#"{"error":"550 [address]: no","code":550}"#);
         assert_eq!(scrub_addresses("a@b.example,c@d.example"), "[address],[address]");
+        assert_eq!(scrub_addresses(r#"550 <"jo doe"@example.org> unknown"#), "550 <[address]> unknown");
+        let json = serde_json::json!({"error": "550 <\"jo doe\"@example.org> unknown"}).to_string();
+        let scrubbed = scrub_addresses(&json);
+        assert!(!scrubbed.contains("jo doe") && serde_json::from_str::<serde_json::Value>(&scrubbed).is_ok(), "{scrubbed}");
         serde_json::from_str::<serde_json::Value>(&scrub_addresses(r#"{"d":"\"q\"@x.example \\@y.example"}"#)).expect("still JSON");
     }
 

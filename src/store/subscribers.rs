@@ -6,6 +6,7 @@ use sqlx::SqliteConnection;
 
 use super::events::{Actor, EventRecord, NewEvent, append};
 use super::{Result, Store, StoreError, unknown_subscriber};
+use crate::domain::personal::scrub_addresses;
 use crate::domain::{ConsentSource, EmailAddress, SubscriberName, SubscriptionStatus};
 
 /// One person asking (or being put) on one list.
@@ -244,6 +245,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM subscribers WHERE id = $1").bind(subscriber_id).execute(&mut *tx).await?;
+        // An import's report lists rows it refused or skipped by their address.
+        let reports: Vec<(i64, String, Option<String>)> = sqlx::query_as("SELECT id, problems, error FROM import_jobs WHERE problems LIKE '%' || $1 || '%' OR error LIKE '%' || $1 || '%'")
+            .bind(email.key())
+            .fetch_all(&mut *tx)
+            .await?;
+        for (id, problems, error) in reports {
+            let (problems, error) = (scrub_addresses(&problems).into_owned(), error.map(|e| scrub_addresses(&e).into_owned()));
+            sqlx::query("UPDATE import_jobs SET problems = $1, error = $2 WHERE id = $3").bind(problems).bind(error).bind(id).execute(&mut *tx).await?;
+        }
         append(&mut tx, NewEvent { kind: "subscriber.erased", actor, subscriber_id: None, list_id: None, issue_id: None, detail: json!({}) }, now).await?;
         tx.commit().await?;
         self.checkpoint().await

@@ -14,7 +14,7 @@ use super::State;
 use super::guard::constant_eq;
 use crate::bounces::webhooks::{MailgunStamp, Notification, WebhookError, mailgun_signature, parse};
 use crate::domain::EmailAddress;
-use crate::store::{Decision, NewBounce};
+use crate::store::{Decision, NewBounce, StoreError};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct SecretQuery {
@@ -69,6 +69,11 @@ impl MailgunStamps {
         }
         Ok(())
     }
+
+    /// Lets a token in again (its notification could not be recorded).
+    pub fn forget(&self, token: &str) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(token);
+    }
 }
 
 /// The largest notification batch read (SendGrid posts thousands of events at once).
@@ -95,6 +100,7 @@ pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<St
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "a notification batch is at most 8 MiB"),
     };
     let signing_key = config.mailgun_signing_key.expose();
+    let mut admitted = None;
     if provider == "mailgun" && !signing_key.is_empty() {
         let Some(stamp) = mailgun_signature(&body, signing_key) else {
             return error(StatusCode::UNAUTHORIZED, "bad_signature", "the Mailgun signature does not verify");
@@ -102,7 +108,15 @@ pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<St
         if let Err(why) = state.mailgun_stamps.admit(&stamp, chrono::Utc::now().timestamp()) {
             return error(StatusCode::UNAUTHORIZED, why.code(), why.message());
         }
+        admitted = Some(stamp.token);
     }
+    // A notification we failed to record must be accepted when the provider retries it.
+    let failed = |e: StoreError| {
+        if let Some(token) = &admitted {
+            state.mailgun_stamps.forget(token);
+        }
+        super::internal(&state, e)
+    };
     let events = match parse(&provider, &body) {
         Ok(Notification::Events(events)) => events,
         Ok(Notification::ConfirmSubscription(url)) => return confirm_sns(&url).await,
@@ -115,7 +129,7 @@ pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<St
         let subscriber = match EmailAddress::parse(&event.email) {
             Ok(address) => match state.app.store.subscriber_id_by_key(&address.key()).await {
                 Ok(found) => found,
-                Err(e) => return super::internal(&state, e),
+                Err(e) => return failed(e),
             },
             Err(_) => None,
         };
@@ -138,7 +152,7 @@ pub async fn receive(AxumState(state): AxumState<State>, Path(provider): Path<St
             Ok(Decision::Duplicate) => duplicates += 1,
             Ok(Decision::UnknownSubscriber) => unknown += 1,
             Ok(_) => recorded += 1,
-            Err(e) => return super::internal(&state, e),
+            Err(e) => return failed(e),
         }
     }
     (StatusCode::OK, Json(json!({"recorded": recorded, "duplicates": duplicates, "unknown": unknown}))).into_response()
@@ -224,6 +238,9 @@ mod tests {
         // Past the window the token is forgotten, and its timestamp alone refuses it.
         assert_eq!(stamps.admit(&stamp(now - 10, "c"), now + 400), Err(StampRefusal::Stale));
         assert_eq!(stamps.0.lock().unwrap().len(), 0, "memory stays bounded by the window");
+        assert_eq!(stamps.admit(&stamp(now + 400, "e"), now + 400), Ok(()));
+        stamps.forget("e");
+        assert_eq!(stamps.admit(&stamp(now + 400, "e"), now + 401), Ok(()), "a notification that could not be recorded is taken when retried");
     }
 
     #[test]
