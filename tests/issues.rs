@@ -543,3 +543,24 @@ fn serve_adds_text_issues_dropped_in_the_content_folder_for_the_default_list() {
     assert_eq!(t.json(&["issue", "status", "2022-04"])["status"], "draft");
     assert!(t.ok(&["issue", "render", "2022-04", "--format", "html"]).contains("<figcaption"));
 }
+
+#[test]
+fn drafts_editors_wrote_before_the_upgrade_are_taken_out_of_public_view_by_the_migration() {
+    let t = Tidings::new().with_list("cstn");
+    for slug in ["operator", "editor"] {
+        let file = t.write(&format!("{slug}.md"), format!("+++\nlist = \"cstn\"\nslug = \"{slug}\"\ntitle = \"T\"\ndate = 2021-01-31\n+++\n\nBody.\n"));
+        t.ok(&["issue", "add", &file]);
+    }
+    let sql = |q: &str| {
+        let out = std::process::Command::new("sqlite3").arg(t.db_path()).arg(q).output().unwrap();
+        assert!(out.status.success(), "{q}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    // As 0005 left a database: an editor's draft (written through the admin pages) marked released.
+    sql("DROP TRIGGER events_append_only_update;
+         UPDATE events SET actor = 'staff:ed@example.com from 192.0.2.1' WHERE type = 'issue.created' AND issue_id = (SELECT id FROM issues WHERE slug = 'editor');
+         CREATE TRIGGER events_append_only_update BEFORE UPDATE OF id, at, type, actor, list_id, issue_id, detail ON events BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+         UPDATE issues SET released = 1; DELETE FROM _sqlx_migrations WHERE version = 6;");
+    t.ok(&["list", "ls"]);
+    assert_eq!(sql("SELECT slug || '=' || released FROM issues ORDER BY slug"), "editor=0\noperator=1");
+}
