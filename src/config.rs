@@ -233,10 +233,23 @@ pub struct HttpConfig {
     /// Reverse proxies (CIDRs or addresses) whose `X-Forwarded-For` / `Forwarded` is believed:
     /// rate limits and consent records then see the client, not the proxy. Empty: none.
     pub trusted_proxies: Vec<String>,
+    /// The one header those proxies write the client into: `x-forwarded-for` or `forwarded`.
+    /// The other is never read (a proxy passes on whatever the client sent in it).
+    pub forwarded_header: ForwardedHeader,
     /// Open connections served at once; more wait in the kernel's queue.
     pub max_connections: u32,
     /// Open connections from one client (IPv6: one /64); trusted proxies are not counted.
     pub max_connections_per_client: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ForwardedHeader {
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239's `Forwarded: for=…`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
 }
 
 impl HttpConfig {
@@ -263,6 +276,7 @@ impl Default for HttpConfig {
             subscribe_per_address_per_hour: 3,
             metrics_bind: String::new(),
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
             max_connections: 1024,
             max_connections_per_client: 64,
         }

@@ -1,6 +1,8 @@
 //! Who the client is. Directly connected, the TCP peer; behind a reverse proxy listed in
-//! `http.trusted_proxies`, the nearest address in `X-Forwarded-For` (or `Forwarded`) that is not
-//! one of our proxies. Anything to the left of that was written by the client and is not believed.
+//! `http.trusted_proxies`, the nearest address in the header those proxies write
+//! (`http.forwarded_header`: `X-Forwarded-For` or `Forwarded`) that is not one of our proxies.
+//! Anything to the left of that, and the other header, were written by the client and are not
+//! believed.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -11,6 +13,14 @@ use axum::http::request::Parts;
 use ipnet::IpNet;
 
 use super::State;
+use crate::config::ForwardedHeader;
+
+/// The proxies whose word is taken, and the header they write it in.
+#[derive(Debug, Clone, Default)]
+pub struct Proxies {
+    pub nets: Vec<IpNet>,
+    pub header: ForwardedHeader,
+}
 
 /// The client's address, for rate limits, consent records and audit lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,79 +36,59 @@ impl FromRequestParts<State> for ClientIp {
 
 /// The client's address for a request (unspecified when the connection gave none, as in tests
 /// that call the router directly).
-pub fn of(parts: &Parts, proxies: &[IpNet]) -> IpAddr {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+pub fn of(parts: &Parts, proxies: &Proxies) -> IpAddr {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
     resolve(peer, &parts.headers, proxies)
 }
 
-pub fn is_trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
+pub fn is_trusted(ip: IpAddr, nets: &[IpNet]) -> bool {
     let ip = canonical(ip);
-    proxies.iter().any(|net| net.contains(&ip))
+    nets.iter().any(|net| net.contains(&ip))
 }
 
 /// Walks the forwarding chain from the nearest hop outwards and stops at the first address that
 /// is not a trusted proxy. A hop that cannot be read ends the walk at the proxy that wrote it.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, proxies: &[IpNet]) -> IpAddr {
+pub fn resolve(peer: IpAddr, headers: &HeaderMap, proxies: &Proxies) -> IpAddr {
     let peer = canonical(peer);
-    if !is_trusted(peer, proxies) {
+    if !is_trusted(peer, &proxies.nets) {
         return peer;
     }
-    let chain = forwarded_chain(headers);
     let mut client = peer;
-    for hop in chain.iter().rev() {
-        let Some(ip) = hop.as_deref().and_then(parse_hop) else {
-            return client;
-        };
+    for hop in forwarded_chain(headers, proxies.header).iter().rev() {
+        let Some(ip) = hop.as_deref().and_then(parse_hop) else { return client };
         client = canonical(ip);
-        if !is_trusted(client, proxies) {
+        if !is_trusted(client, &proxies.nets) {
             return client;
         }
     }
     client
 }
 
-/// `X-Forwarded-For` if the proxy sent one, else the `for=` parameters of `Forwarded` (RFC 7239),
-/// in order, every header line joined.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<String>> {
-    let values = |name: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .map(|v| v.to_str().ok().map(str::to_string))
-            .collect::<Vec<_>>()
+/// The hops of the one header the proxies write, in order, every header line joined: the
+/// addresses of `X-Forwarded-For`, or the `for=` parameters of `Forwarded` (RFC 7239).
+fn forwarded_chain(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<String>> {
+    let name = match header {
+        ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        ForwardedHeader::Forwarded => "forwarded",
     };
-    let xff = values("x-forwarded-for");
-    if !xff.is_empty() {
-        return xff
-            .into_iter()
-            .flat_map(|line| split_list(line).into_iter())
-            .collect();
+    let elements = headers.get_all(name).iter().flat_map(|v| split_list(v.to_str().ok()));
+    match header {
+        ForwardedHeader::XForwardedFor => elements.collect(),
+        ForwardedHeader::Forwarded => elements.map(|element| element.and_then(|e| for_parameter(&e))).collect(),
     }
-    values("forwarded")
-        .into_iter()
-        .flat_map(|line| split_list(line).into_iter())
-        .map(|element| {
-            element.and_then(|element| {
-                element.split(';').find_map(|pair| {
-                    let (key, value) = pair.split_once('=')?;
-                    key.trim()
-                        .eq_ignore_ascii_case("for")
-                        .then(|| value.trim().trim_matches('"').to_string())
-                })
-            })
-        })
-        .collect()
 }
 
-fn split_list(line: Option<String>) -> Vec<Option<String>> {
+fn for_parameter(element: &str) -> Option<String> {
+    element.split(';').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        key.trim().eq_ignore_ascii_case("for").then(|| value.trim().trim_matches('"').to_string())
+    })
+}
+
+/// A header line's comma-separated elements; a line that is not text is one unreadable hop.
+fn split_list(line: Option<&str>) -> Vec<Option<String>> {
     match line {
-        Some(line) => line
-            .split(',')
-            .map(|s| Some(s.trim().to_string()))
-            .collect(),
+        Some(line) => line.split(',').map(|s| Some(s.trim().to_string())).collect(),
         None => vec![None],
     }
 }
@@ -111,9 +101,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     if let Ok(sock) = hop.parse::<SocketAddr>() {
         return Some(sock.ip());
     }
-    hop.strip_prefix('[')
-        .and_then(|rest| rest.split_once(']'))
-        .and_then(|(inner, _)| inner.parse().ok())
+    hop.strip_prefix('[').and_then(|rest| rest.split_once(']')).and_then(|(inner, _)| inner.parse().ok())
 }
 
 /// An IPv4 client on a dual-stack socket arrives as `::ffff:a.b.c.d`; it is that IPv4 address.
@@ -129,8 +117,12 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn nets(list: &[&str]) -> Vec<IpNet> {
-        list.iter().map(|s| s.parse().unwrap()).collect()
+    fn nets(list: &[&str]) -> Proxies {
+        Proxies { nets: list.iter().map(|s| s.parse().unwrap()).collect(), header: ForwardedHeader::XForwardedFor }
+    }
+
+    fn forwarded(list: &[&str]) -> Proxies {
+        Proxies { header: ForwardedHeader::Forwarded, ..nets(list) }
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
@@ -148,11 +140,8 @@ mod tests {
     #[test]
     fn a_direct_client_cannot_claim_another_address() {
         let h = headers(&[("x-forwarded-for", "198.51.100.9")]);
-        assert_eq!(
-            resolve(ip("203.0.113.5"), &h, &nets(&["10.0.0.0/8"])),
-            ip("203.0.113.5")
-        );
-        assert_eq!(resolve(ip("203.0.113.5"), &h, &[]), ip("203.0.113.5"));
+        assert_eq!(resolve(ip("203.0.113.5"), &h, &nets(&["10.0.0.0/8"])), ip("203.0.113.5"));
+        assert_eq!(resolve(ip("203.0.113.5"), &h, &Proxies::default()), ip("203.0.113.5"));
     }
 
     #[test]
@@ -162,36 +151,24 @@ mod tests {
         let h = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.5")]);
         assert_eq!(resolve(ip("127.0.0.1"), &h, &proxies), ip("203.0.113.5"));
         // Two of our proxies in a row, the header split over lines.
-        let h = headers(&[
-            ("x-forwarded-for", "1.2.3.4"),
-            ("x-forwarded-for", "203.0.113.5, 10.1.1.1"),
-        ]);
+        let h = headers(&[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-for", "203.0.113.5, 10.1.1.1")]);
         assert_eq!(resolve(ip("10.2.2.2"), &h, &proxies), ip("203.0.113.5"));
         // Nothing forwarded: the proxy itself.
-        assert_eq!(
-            resolve(ip("10.2.2.2"), &HeaderMap::new(), &proxies),
-            ip("10.2.2.2")
-        );
+        assert_eq!(resolve(ip("10.2.2.2"), &HeaderMap::new(), &proxies), ip("10.2.2.2"));
         // Garbage where our proxy should have written an address: the proxy, not the garbage's left.
         let h = headers(&[("x-forwarded-for", "1.2.3.4, unknown")]);
         assert_eq!(resolve(ip("10.2.2.2"), &h, &proxies), ip("10.2.2.2"));
-        assert_eq!(
-            resolve(
-                ip("::ffff:127.0.0.1"),
-                &headers(&[("x-forwarded-for", "::ffff:203.0.113.7")]),
-                &proxies
-            ),
-            ip("203.0.113.7")
-        );
+        assert_eq!(resolve(ip("::ffff:127.0.0.1"), &headers(&[("x-forwarded-for", "::ffff:203.0.113.7")]), &proxies), ip("203.0.113.7"));
     }
 
     #[test]
-    fn forwarded_is_read_when_there_is_no_x_forwarded_for() {
-        let proxies = nets(&["10.0.0.0/8"]);
-        let h = headers(&[(
-            "forwarded",
-            r#"for=1.2.3.4, for="[2001:db8::7]:4711";proto=https"#,
-        )]);
+    fn only_the_header_the_proxies_write_is_read() {
+        // The proxy writes Forwarded and passes on the client's own X-Forwarded-For: ignored.
+        let h = headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=198.51.100.2")]);
+        assert_eq!(resolve(ip("10.0.0.1"), &h, &forwarded(&["10.0.0.0/8"])), ip("198.51.100.2"));
+        assert_eq!(resolve(ip("10.0.0.1"), &h, &nets(&["10.0.0.0/8"])), ip("1.2.3.4"), "and the other way round");
+        let proxies = forwarded(&["10.0.0.0/8"]);
+        let h = headers(&[("forwarded", r#"for=1.2.3.4, for="[2001:db8::7]:4711";proto=https"#)]);
         assert_eq!(resolve(ip("10.0.0.1"), &h, &proxies), ip("2001:db8::7"));
         let h = headers(&[("forwarded", "for=198.51.100.2:80;by=10.0.0.1")]);
         assert_eq!(resolve(ip("10.0.0.1"), &h, &proxies), ip("198.51.100.2"));

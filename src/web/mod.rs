@@ -53,7 +53,7 @@ pub struct WebState {
     /// The dashboard's chart data and the newest event it reflects.
     admin_charts: tokio::sync::RwLock<Option<(i64, std::time::Instant, Arc<admin::ChartData>)>>,
     /// `http.trusted_proxies`, parsed.
-    proxies: Vec<ipnet::IpNet>,
+    proxies: client_ip::Proxies,
     mailgun_stamps: webhooks::MailgunStamps,
 }
 
@@ -74,7 +74,7 @@ pub async fn serve_http(app: Arc<App>, stop: watch::Receiver<bool>) -> Result<()
         unsubscriber: unsubscriber::Unsubscriber::start(app.store.clone()),
         admin_limits: admin::LoginLimits::default(),
         admin_charts: tokio::sync::RwLock::new(None),
-        proxies: app.config.http.trusted_proxy_nets().unwrap_or_default(),
+        proxies: client_ip::Proxies { nets: app.config.http.trusted_proxy_nets().unwrap_or_default(), header: app.config.http.forwarded_header },
         mailgun_stamps: webhooks::MailgunStamps::default(),
         app,
     });
@@ -89,7 +89,7 @@ pub async fn serve_http(app: Arc<App>, stop: watch::Receiver<bool>) -> Result<()
 
 fn connection_caps(state: &WebState) -> server::Caps {
     let http = &state.app.config.http;
-    server::Caps { connections: http.max_connections as usize, per_client: http.max_connections_per_client as usize, trusted: state.proxies.clone() }
+    server::Caps { connections: http.max_connections as usize, per_client: http.max_connections_per_client as usize, trusted: state.proxies.nets.clone() }
 }
 
 /// `/metrics` and `/healthz` on `http.metrics_bind`, for the operator's Prometheus only.
