@@ -164,6 +164,7 @@ fn bad_issue_files_are_refused_with_file_line_and_field_and_nothing_is_stored() 
         // Nesting that used to overflow the stack and abort the process.
         ("quotes.md", good.replace("Body.", &format!("Text\n\n{}x", "> ".repeat(5000))), "quotes.md: line 9: quotes and lists nested 5000 deep"),
         ("divs.md", good.replace("Body.", &"<div>".repeat(5000)), "divs.md: line 7: HTML elements nested 5000 deep"),
+        ("emphasis.md", good.replace("Body.", &("*a ".repeat(5000) + "x" + &" a*".repeat(5000))), "emphasis.md: line 7: Markdown elements (emphasis, links, quotes, lists) nested 113 deep; at most 112 levels"),
         ("huge.md", good.replace("Body.", &"word ".repeat(300_000)), "huge.md: the body is 1465 KiB"),
     ];
     for (name, text, expected) in cases {
