@@ -131,7 +131,7 @@ async fn render_off_the_runtime(
 fn in_file(error: ShapeError, text: &str, body: &str) -> ShapeError {
     let before = text.lines().count().saturating_sub(body.lines().count());
     match error {
-        ShapeError::TooDeep { line, what, depth } => ShapeError::TooDeep { line: line + before, what, depth },
+        ShapeError::TooDeep { line, what, depth, limit } => ShapeError::TooDeep { line: line + before, what, depth, limit },
         other => other,
     }
 }

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use comrak::arena_tree::NodeEdge;
 use comrak::nodes::NodeValue;
 use comrak::{Arena, Options, parse_document};
 
@@ -30,14 +31,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The deepest nesting of block containers (quotes, lists) or raw HTML elements accepted: real
 /// issues stay under ten, and the HTML tree builder and sanitiser recurse per level.
 pub const MAX_NESTING: usize = 32;
+/// The deepest Markdown syntax tree accepted, inline elements (emphasis, links, images) counted:
+/// the CSS inliner and the text renderer recurse per level too. A list item is two levels and
+/// its paragraph one more, so every body within `MAX_NESTING` stays well under this.
+pub const MAX_TREE_DEPTH: usize = 3 * MAX_NESTING + 16;
 
 /// Why a body is refused before rendering; `line` counts from the body's first line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
     #[error("the body is {kib} KiB; at most {} KiB is accepted", MAX_BODY_BYTES / 1024)]
     TooLarge { kib: usize },
-    #[error("line {line}: {what} nested {depth} deep; at most {MAX_NESTING} levels are accepted")]
-    TooDeep { line: usize, what: &'static str, depth: usize },
+    #[error("line {line}: {what} nested {depth} deep; at most {limit} levels are accepted")]
+    TooDeep { line: usize, what: &'static str, depth: usize, limit: usize },
 }
 
 /// Refuses a body whose size or nesting would make rendering slow or exhaust the stack, so that
@@ -46,15 +51,36 @@ pub fn check_shape(markdown: &str) -> Result<(), ShapeError> {
     if markdown.len() > MAX_BODY_BYTES {
         return Err(ShapeError::TooLarge { kib: markdown.len().div_ceil(1024) });
     }
-    let mut open = Vec::new();
+    let mut open = OpenElements::default();
     for (n, line) in markdown.lines().enumerate() {
         let depth = block_depth(line);
         if depth > MAX_NESTING {
-            return Err(ShapeError::TooDeep { line: n + 1, what: "quotes and lists", depth });
+            return Err(ShapeError::TooDeep { line: n + 1, what: "quotes and lists", depth, limit: MAX_NESTING });
         }
-        open_html_elements(line, &mut open);
-        if open.len() > MAX_NESTING {
-            return Err(ShapeError::TooDeep { line: n + 1, what: "HTML elements", depth: open.len() });
+        let html_depth = open.read(line);
+        if html_depth > MAX_NESTING {
+            return Err(ShapeError::TooDeep { line: n + 1, what: "HTML elements", depth: html_depth, limit: MAX_NESTING });
+        }
+    }
+    tree_depth(markdown)
+}
+
+/// Refuses a syntax tree deeper than `MAX_TREE_DEPTH`: emphasis and links nest within a single
+/// line (`*a *a … a* a*`), which no line-by-line count sees. Walks the tree without recursing.
+fn tree_depth(markdown: &str) -> Result<(), ShapeError> {
+    let arena = Arena::new();
+    let root = parse_document(&arena, markdown, &options());
+    let mut depth = 0usize;
+    for edge in root.traverse() {
+        match edge {
+            NodeEdge::Start(node) => {
+                depth += 1;
+                if depth > MAX_TREE_DEPTH {
+                    let line = node.data().sourcepos.start.line;
+                    return Err(ShapeError::TooDeep { line, what: "Markdown elements (emphasis, links, quotes, lists)", depth, limit: MAX_TREE_DEPTH });
+                }
+            }
+            NodeEdge::End(_) => depth -= 1,
         }
     }
     Ok(())
@@ -90,23 +116,38 @@ const UNNESTED: [&str; 26] = [
     "tfoot", "rt", "rp",
 ];
 
-/// Follows the raw HTML elements `line` opens and closes, as an HTML parser would: `<div/>`
-/// still opens a div (the slash means nothing on a normal element), and an end tag that matches
-/// no open element is ignored rather than taken off the depth.
-fn open_html_elements(line: &str, open: &mut Vec<String>) {
-    let mut rest = line;
-    while let Some(at) = rest.find('<') {
-        rest = &rest[at + 1..];
-        let closing = rest.starts_with('/');
-        let name: String = rest.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
-        if name.is_empty() || UNNESTED.contains(&name.as_str()) {
-            continue;
+/// The raw HTML elements left open so far, counted so that the tree the HTML parser builds is
+/// never deeper than the count says.
+#[derive(Default)]
+struct OpenElements(Vec<String>);
+
+impl OpenElements {
+    /// Reads the tags on `line`; returns the deepest count reached on it (an element can open
+    /// and close again on one line, `<div>` ×5,000 then `</div>` ×5,000).
+    fn read(&mut self, line: &str) -> usize {
+        let mut deepest = self.0.len();
+        let mut rest = line;
+        while let Some(at) = rest.find('<') {
+            rest = &rest[at + 1..];
+            let closing = rest.starts_with('/');
+            let name: String = rest.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+            if name.is_empty() || UNNESTED.contains(&name.as_str()) {
+                continue;
+            }
+            if closing {
+                // Only an end tag for the innermost open element surely closes something: the
+                // parser ignores a stray `</x>`, and closing an outer `<b>` can leave the block
+                // inside it open (the adoption agency), so neither may lower the count.
+                if self.0.last() == Some(&name) {
+                    self.0.pop();
+                }
+            } else {
+                // Not even `<div/>` closes itself: HTML ignores the slash on non-void elements.
+                self.0.push(name);
+                deepest = deepest.max(self.0.len());
+            }
         }
-        if !closing {
-            open.push(name);
-        } else if let Some(at) = open.iter().rposition(|n| *n == name) {
-            open.truncate(at);
-        }
+        deepest
     }
 }
 
@@ -136,7 +177,7 @@ pub fn html_depth(html: &str) -> usize {
                 deepest = deepest.max(depth);
             }
         }
-        i = end.min(bytes.len().saturating_sub(1)).max(at + 1);
+        i = (end + 1).max(at + 1);
         if i >= bytes.len() {
             break;
         }
@@ -147,9 +188,10 @@ pub fn html_depth(html: &str) -> usize {
 /// Elements that never have an end tag.
 const VOID: [&str; 13] = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"];
 
-/// How deep rendered HTML may nest: the block limit plus room for the inline formatting inside
-/// it. The email's CSS inliner and the plain-text writer walk the tree recursively.
-pub const MAX_RENDERED_DEPTH: usize = 2 * MAX_NESTING;
+/// How deep rendered HTML may nest: well above what `check_shape` lets through (raw tables in
+/// the deepest quotes reach 160), well below what overflows a 2 MiB stack (thousands). The last
+/// guard before the email's CSS inliner and the plain-text writer, which recurse per level.
+pub const MAX_RENDERED_DEPTH: usize = 2 * MAX_TREE_DEPTH + 64;
 
 /// Whether a URL in the Markdown points into the content folder rather than elsewhere.
 pub fn is_relative(url: &str) -> bool {
@@ -240,9 +282,17 @@ mod tests {
         assert_eq!(relative_images("![a](images/a.png) ![b](https://x.org/b.png)"), vec!["images/a.png"]);
     }
 
-    /// Rendering runs on threads with the default 2 MiB stack (tokio's blocking pool).
-    fn renders_on_a_small_stack(md: String) -> String {
-        std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(move || html(&md)).unwrap().join().expect("rendered without overflowing the stack")
+    /// Rendering runs on threads with the default 2 MiB stack (tokio's blocking pool): all three
+    /// renderings, as `issue add` makes them (the CSS inliner and the text renderer recurse too).
+    fn renders_on_a_small_stack(md: String) {
+        use super::super::issue::{IssueView, Site, render};
+        let rendering = move || {
+            let site = Site::new("https://news.example.org", "News", "1 Road");
+            let date = chrono::NaiveDate::from_ymd_opt(2021, 1, 31).unwrap();
+            let view = IssueView { slug: "i1", title: "T", subtitle: "", volume: None, number: None, date, language: "en", summary: "", list_name: "News" };
+            render(&view, &md, &site).expect("rendered");
+        };
+        std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(rendering).unwrap().join().expect("rendered without overflowing the stack");
     }
 
     #[test]
@@ -254,6 +304,16 @@ mod tests {
             ("<div>".repeat(5000), "HTML elements"),
             ("<div>\n".repeat(40), "HTML elements"),
             (format!("{}x", " ".repeat(200)), "quotes and lists"),
+            // Found with the issue_parse fuzz target on a 2 MiB stack: end tags and self-closing slashes the HTML parser ignores,
+            // nesting within one line, and inline nesting all overflowed the CSS inliner's or the
+            // text renderer's stack.
+            ("<div/>".repeat(5000), "HTML elements"),
+            ("<div></x>".repeat(5000), "HTML elements"),
+            ("<b><div></b>".repeat(5000), "HTML elements"),
+            ("<div>".repeat(5000) + &"</div>".repeat(5000), "HTML elements"),
+            ("*a ".repeat(5000) + "x" + &" a*".repeat(5000), "Markdown elements (emphasis, links, quotes, lists)"),
+            ("~~a ".repeat(5000) + "x" + &" a~~".repeat(5000), "Markdown elements (emphasis, links, quotes, lists)"),
+            ("![".repeat(5000) + "x" + &"](u)".repeat(5000), "Markdown elements (emphasis, links, quotes, lists)"),
         ] {
             match check_shape(&deep) {
                 Err(ShapeError::TooDeep { what: w, .. }) => assert_eq!(w, what),
@@ -261,7 +321,7 @@ mod tests {
             }
         }
         assert!(matches!(check_shape(&"a".repeat(MAX_BODY_BYTES + 1)), Err(ShapeError::TooLarge { .. })));
-        // Just under the limits, and inline nesting the check does not count, render fine.
+        // Just under the limits, and inline markup that does not nest, render fine.
         for ok in [
             "> ".repeat(MAX_NESTING) + "x",
             "<div>".repeat(MAX_NESTING) + &"</div>".repeat(MAX_NESTING),
@@ -270,7 +330,12 @@ mod tests {
             "[".repeat(20000) + &"]".repeat(20000),
             "**".repeat(10000),
             "`".repeat(10000),
-            "<span>".repeat(MAX_NESTING) + &"<b>x</b> ".repeat(20000),
+            "<span>".repeat(MAX_NESTING - 1) + &"<b>x</b> ".repeat(20000),
+            // The deepest trees the limits let through: inline nesting, lists, and raw HTML whose
+            // implied elements (tbody, tr) the count does not see, inside quotes.
+            "*a ".repeat(MAX_TREE_DEPTH - 4) + "x" + &" a*".repeat(MAX_TREE_DEPTH - 4),
+            "- ".repeat(MAX_NESTING) + &"*a ".repeat(MAX_TREE_DEPTH - 2 * MAX_NESTING - 4) + "x" + &" a*".repeat(MAX_TREE_DEPTH - 2 * MAX_NESTING - 4),
+            "> ".repeat(MAX_NESTING) + &"<table><td>".repeat(MAX_NESTING) + &"*a ".repeat(MAX_TREE_DEPTH - MAX_NESTING - 4) + "x" + &" a*".repeat(MAX_TREE_DEPTH - MAX_NESTING - 4),
         ] {
             assert_eq!(check_shape(&ok), Ok(()), "{:?}", &ok[..20]);
             renders_on_a_small_stack(ok);
@@ -288,14 +353,13 @@ mod tests {
     }
 
     #[test]
-    fn the_depth_of_sanitised_html_is_measured_and_deep_emphasis_is_caught_after_rendering() {
+    fn the_depth_of_sanitised_html_is_measured() {
         assert_eq!(html_depth(r#"<div><p>a</p><img src="x"><br><span title="a>b">c</span></div><p>d</p>"#), 2);
         assert_eq!(html_depth("plain &lt;b&gt; text"), 0);
-        let emphasis = "*a ".repeat(5000) + "b" + &" b*".repeat(5000);
-        assert_eq!(check_shape(&emphasis), Ok(()), "inline nesting is not seen line by line");
-        let rendered = renders_on_a_small_stack(emphasis);
-        assert!(html_depth(&rendered) > MAX_RENDERED_DEPTH, "so the rendered depth check refuses it before the recursive writers run");
-        assert!(html_depth(&renders_on_a_small_stack("> ".repeat(MAX_NESTING) + "*a **b** c*")) <= MAX_RENDERED_DEPTH, "what the line check allows stays under the rendered limit");
+        assert_eq!(html_depth(&"<em>".repeat(500)), 500);
+        let allowed = "> ".repeat(MAX_NESTING) + &"*a ".repeat(40) + "x" + &" a*".repeat(40);
+        assert_eq!(check_shape(&allowed), Ok(()));
+        assert!(html_depth(&html(&allowed)) <= MAX_RENDERED_DEPTH, "what the shape check allows passes the rendered check");
     }
 
     #[test]
