@@ -168,6 +168,7 @@ fn bad_issue_files_are_refused_with_file_line_and_field_and_nothing_is_stored() 
         ("strays.md", good.replace("Body.", &"<div></x>".repeat(20000)), "strays.md: line 7: HTML elements nested 20000 deep"),
         ("emphasis.md", good.replace("Body.", &("*a ".repeat(5000) + "x" + &" a*".repeat(5000))), "emphasis.md: line 7: Markdown elements (emphasis, links, quotes, lists) nested 113 deep; at most 112 levels"),
         ("huge.md", good.replace("Body.", &"word ".repeat(300_000)), "huge.md: the body is 1465 KiB"),
+        ("footnotes.md", good.replace("Body.", &format!("{}\n\n[^a]: note", "[^a]".repeat(50_000))), "footnotes.md: the rendered body is"),
     ];
     for (name, text, expected) in cases {
         let file = t.write(name, text);

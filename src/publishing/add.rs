@@ -45,7 +45,7 @@ impl PublishError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             Self::Store { source, .. } => source.is_bad_input(),
-            Self::Render { source: RenderError::TooDeep { .. }, .. } => true,
+            Self::Render { source: RenderError::TooDeep { .. } | RenderError::TooLarge { .. }, .. } => true,
             Self::Render { .. } | Self::Message { .. } => false,
             Self::NotAllowed { .. } => true,
             _ => true,

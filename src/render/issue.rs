@@ -85,7 +85,14 @@ pub enum RenderError {
     /// email and text writers can walk.
     #[error("the rendered body nests {depth} elements deep; at most {} are accepted (deeply nested emphasis or HTML)", markdown::MAX_RENDERED_DEPTH)]
     TooDeep { depth: usize },
+    /// A small body can expand a lot (a footnote reference is a few bytes, its HTML a hundred):
+    /// mail clients clip long messages long before this anyway.
+    #[error("the rendered body is {kib} KiB; at most {} KiB is accepted (split the issue)", MAX_RENDERED_BYTES / 1024)]
+    TooLarge { kib: usize },
 }
+
+/// The largest body HTML accepted.
+pub const MAX_RENDERED_BYTES: usize = 4 * 1024 * 1024;
 
 /// The body HTML alone: what the web page and the feeds show.
 pub fn body_html(issue: &IssueView<'_>, markdown_source: &str, site: &Site) -> String {
@@ -97,6 +104,9 @@ pub fn render(issue: &IssueView<'_>, markdown_source: &str, site: &Site) -> Resu
     let depth = markdown::html_depth(&body_html);
     if depth > markdown::MAX_RENDERED_DEPTH {
         return Err(RenderError::TooDeep { depth });
+    }
+    if body_html.len() > MAX_RENDERED_BYTES {
+        return Err(RenderError::TooLarge { kib: body_html.len().div_ceil(1024) });
     }
     let email_html = email_html(issue, &body_html, site)?;
     let email_text = email_text(issue, markdown_source, site);
