@@ -9,6 +9,7 @@ mod guard;
 mod leave;
 mod metrics;
 mod server;
+mod stall;
 mod subscribe;
 mod unsubscriber;
 mod webhooks;

@@ -25,6 +25,8 @@ use super::guard::limit_key;
 /// Long enough for a slow phone link to send a few headers, short enough that a socket which
 /// sends nothing is gone quickly.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an answer may wait on a client that does not read it.
+const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long requests in progress may take to finish once the daemon is told to stop.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -80,7 +82,7 @@ pub async fn serve(
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .keep_alive(true)
-            .serve_connection(TokioIo::new(socket), TowerToHyperService::new(service));
+            .serve_connection(TokioIo::new(super::stall::StalledWrites::new(socket, WRITE_STALL_TIMEOUT)), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
