@@ -9,7 +9,7 @@ use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, Message, MessageParser, MimeHeaders, PartType};
 use serde::Serialize;
 
-use super::classify::{Reason, classify, find_enhanced_status, find_reply_code};
+use super::classify::{Reason, classify, find_enhanced_status, find_reply_code, has_evidence};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -158,23 +158,51 @@ fn parts_of_type<'a>(message: &'a Message<'a>, ctype: &str, subtypes: &[&str]) -
     found
 }
 
-/// RFC 3464 (and RFC 6533's global form): one verdict per recipient block.
+/// RFC 3464 (and RFC 6533's global form): one verdict per recipient block. A block whose
+/// address is not an address (`LOCAL;jsmith`, an X.400 name) is read for the verdict but names
+/// no one.
 fn delivery_status(message: &Message<'_>) -> Option<Verdict> {
     let part = parts_of_type(message, "message", &["delivery-status", "global-delivery-status"]).into_iter().next()?;
     let text = String::from_utf8_lossy(part.contents()).replace("\r\n", "\n");
-    let mut blocks = text.split("\n\n").map(fields).filter(|f| !f.is_empty());
-    let _per_message = blocks.next();
-    let recipients: Vec<RecipientVerdict> = blocks.filter_map(|f| recipient_block(&f)).collect();
-    if recipients.is_empty() {
+    // Blocks are separated by blank lines, which some MTAs fill with spaces; some leave out the
+    // per-message block, so any block naming a recipient is one.
+    let mut blocks: Vec<Vec<(String, String)>> = Vec::new();
+    let mut block = String::new();
+    for line in text.lines().chain([""]) {
+        if line.trim().is_empty() {
+            let f = fields(&block);
+            if f.iter().any(|(k, _)| k.eq_ignore_ascii_case("Final-Recipient") || k.eq_ignore_ascii_case("Original-Recipient")) {
+                blocks.push(f);
+            }
+            block.clear();
+        } else {
+            block.push_str(line);
+            block.push('\n');
+        }
+    }
+    if blocks.is_empty() {
         return None;
     }
-    Some(Verdict { kind: overall(&recipients), source: Source::Dsn, recipients, verp_candidates: Vec::new(), original_message_id: None })
+    let human = body_text(message);
+    let human = &human[..copy_start(&human)];
+    let mut readings: Vec<RecipientVerdict> = blocks.iter().map(|f| recipient_block(f, human)).collect();
+    let kind = overall(&readings);
+    readings.retain(|r| !r.address.is_empty());
+    let mut recipients: Vec<RecipientVerdict> = Vec::new();
+    for r in readings {
+        if !recipients.iter().any(|x| x.address.eq_ignore_ascii_case(&r.address)) {
+            recipients.push(r);
+        }
+    }
+    Some(Verdict { kind, source: Source::Dsn, recipients, verp_candidates: Vec::new(), original_message_id: None })
 }
 
-fn recipient_block(f: &[(String, String)]) -> Option<RecipientVerdict> {
+/// One recipient's block; `human` is the report's text, read for this recipient when the block
+/// itself says nothing telling (a bare 5.0.0, no diagnostic).
+fn recipient_block(f: &[(String, String)], human: &str) -> RecipientVerdict {
     let get = |name: &str| f.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let typed = |v: String| v.split_once(';').map_or(v.clone(), |(_, a)| a.trim().to_string());
-    let address = get("Final-Recipient").or_else(|| get("Original-Recipient")).map(typed)?.trim_matches(['<', '>']).to_string();
+    let address = ["Final-Recipient", "Original-Recipient", "X-Actual-Recipient"].iter().filter_map(|n| get(n)).map(typed).find_map(|a| clean_address(&a)).unwrap_or_default();
     let action = get("Action").map(|a| a.to_ascii_lowercase());
     let status = get("Status").map(|s| s.split_whitespace().next().unwrap_or_default().to_string());
     let diagnostic = get("Diagnostic-Code").map(typed);
@@ -184,14 +212,22 @@ fn recipient_block(f: &[(String, String)]) -> Option<RecipientVerdict> {
     let gave_up = action.as_deref() == Some("failed") && status.as_deref().is_some_and(|s| s.starts_with("4."));
     let (kind, reason) = if success {
         (None, None)
-    } else if gave_up {
+    } else if gave_up && !diagnostic.as_deref().is_some_and(has_evidence) {
         (Some(AddressKind::Soft), Some(Reason::Expired))
+    } else if gave_up {
+        let (_, reason) = classify(status.as_deref(), diagnostic.as_deref().unwrap_or_default(), true);
+        (Some(AddressKind::Soft), Some(if reason == Reason::Transient { Reason::Expired } else { reason }))
     } else {
-        let temporary = action.as_deref() == Some("delayed");
-        let (hard, reason) = classify(status.as_deref(), diagnostic.as_deref().unwrap_or_default(), temporary);
+        let temporary = action.as_deref() == Some("delayed") || status.as_deref().is_some_and(|s| s.starts_with("4."));
+        let mut said = diagnostic.clone().unwrap_or_default();
+        let generic = status.as_deref().is_none_or(|s| s.ends_with(".0.0") || s.ends_with(".0"));
+        if generic && !has_evidence(&said) && !address.is_empty() {
+            said = segment(human, &address).unwrap_or_default().to_string();
+        }
+        let (hard, reason) = classify(status.as_deref().filter(|_| !generic), &said, temporary);
         (Some(if hard { AddressKind::Hard } else { AddressKind::Soft }), Some(reason))
     };
-    Some(RecipientVerdict { address, kind, reason, status, action, diagnostic, remote_mta })
+    RecipientVerdict { address, kind, reason, status, action, diagnostic, remote_mta }
 }
 
 /// "Name: value" fields with continuation lines, as in a DSN or feedback report block.
@@ -225,72 +261,166 @@ fn feedback_report(message: &Message<'_>) -> Option<Verdict> {
 
 /// Markers of a bounce written as prose, in the subject or the sender.
 const BOUNCE_SUBJECTS: &[&str] = &[
-    "undeliver", "undelivered", "delivery status notification (failure)", "delivery failure", "mail delivery failed", "failure notice", "returned mail",
-    "delivery has failed", "could not be delivered", "non remis", "nicht zustellbar", "退信", "无法投递", "投递失败", "发送失败", "未能成功投递",
+    "undeliver", "undelivered", "delivery status notification (failure)", "delivery status notification (delay)", "delivery failure", "mail delivery failed",
+    "failure notice", "returned mail", "delivery has failed", "could not be delivered", "non remis", "nicht zustellbar", "unzustellbar", "nondeliver", "non-deliver",
+    "non deliver", "delivery notification", "mail delivery status", "delivery status notification: error", "delivery status notification: delay", "mail system error",
+    "delivery problem", "failed delivery", "delivery failed", "message not delivered", "was not delivered", "mail could not", "message delivery failure",
+    "warning: could not send", "mail failure", "no se puede entregar", "não entregue", "non recapitabile", "onbestelbaar", "olevererbart", "недоставлен",
+    "не доставлено", "配信不能", "配送エラー", "退信", "无法投递", "投递失败", "发送失败", "未能成功投递", "退回",
 ];
-const BOUNCE_SENDERS: &[&str] = &["mailer-daemon", "postmaster", "mail delivery", "mail-daemon"];
+const BOUNCE_SENDERS: &[&str] = &["mailer-daemon", "mailer_daemon", "mailerdaemon", "postmaster", "mail delivery", "mail-daemon", "microsoftexchange", "mail administrator", "mail.delivery"];
 /// Where the returned copy of the original starts in a prose bounce: addresses after it are not
 /// failures.
 /// Each counts only at the start of a line, after any dashes: "The original message was received
 /// at …" (sendmail) opens the report, it does not end it.
 const COPY_MARKERS: &[&str] = &[
-    "this is a copy of the message", "below this line is a copy", "original message", "original-message", "possibly truncated original message",
-    "a copy of the original message", "原始邮件", "原邮件",
+    "this is a copy of the message", "below this line is a copy", "below is a copy", "original message", "original-message", "possibly truncated original message",
+    "a copy of the original message", "the original message headers", "message headers follow", "unsent message below", "returned message", "headers of the original",
+    "原始邮件", "原邮件", "以下为原邮件", "以下是原邮件", "原信件",
+];
+/// Header names that open the returned copy (or its headers) when they follow a marker.
+const COPY_HEADERS: &[&str] = &["return-path:", "received:", "from:", "to:", "subject:", "date:", "message-id:", "mime-version:", "dkim-signature:", "x-", "content-type:", "reply-to:"];
+/// Lines of the report that quote the original's headers rather than name a failed recipient.
+const QUOTED_HEADERS: &[&str] = &[
+    "return-path:", "from:", "to:", "cc:", "bcc:", "reply-to:", "sender:", "errors-to:", "list-", "message-id:", "in-reply-to:", "references:", "received:",
+    "delivered-to:", "x-original-to:", "envelope-to:", "resent-", "x-envelope-from:", "x-sender:",
 ];
 
-/// Where the returned copy starts in a prose report (its length when there is none).
+/// Where the returned copy starts in a prose report (its length when there is none): at a
+/// marker whose next non-blank line is a header, or at a marker that ends the text. A marker
+/// followed by prose ("原邮件信息：" and a summary) introduces the report, it is not the copy.
 fn copy_start(body: &str) -> usize {
-    let mut at = 0;
-    for line in body.split_inclusive('\n') {
-        let head = line.trim_start_matches(|c: char| c == '-' || c == '=' || c.is_whitespace()).to_lowercase();
-        if COPY_MARKERS.iter().any(|m| head.starts_with(m)) {
-            return at;
+    let lines: Vec<(usize, &str)> = body.split_inclusive('\n').scan(0, |at, l| {
+        let start = *at;
+        *at += l.len();
+        Some((start, l))
+    }).collect();
+    for (i, (at, line)) in lines.iter().enumerate() {
+        let head = line.trim_start_matches(|c: char| c == '-' || c == '=' || c == '*' || c == '_' || c.is_whitespace()).to_lowercase();
+        if !COPY_MARKERS.iter().any(|m| head.starts_with(m)) {
+            continue;
         }
-        at += line.len();
+        match lines[i + 1..].iter().map(|(_, l)| l.trim()).find(|l| !l.is_empty()) {
+            None => return *at,
+            Some(next) if COPY_HEADERS.iter().any(|h| next.to_lowercase().starts_with(h)) => return *at,
+            Some(_) => {}
+        }
     }
     body.len()
+}
+
+/// The part of a report about one address: from its first mention to the next line that
+/// mentions another recipient (or the end). `None` when the address is not mentioned.
+fn segment<'a>(report: &'a str, address: &str) -> Option<&'a str> {
+    let lower = report.to_ascii_lowercase();
+    let at = lower.find(&address.to_ascii_lowercase())?;
+    let line_start = report[..at].rfind('\n').map_or(0, |n| n + 1);
+    let mut end = report.len();
+    let mut offset = report[at..].find('\n').map_or(report.len(), |n| at + n + 1);
+    while offset < report.len() {
+        let line_end = report[offset..].find('\n').map_or(report.len(), |n| offset + n + 1);
+        let line = &report[offset..line_end];
+        if addresses_in(line).iter().any(|a| !a.eq_ignore_ascii_case(address)) && !line.to_ascii_lowercase().contains(&address.to_ascii_lowercase()) {
+            end = offset;
+            break;
+        }
+        offset = line_end;
+    }
+    Some(&report[line_start..end])
 }
 
 fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
     let subject = message.subject().unwrap_or_default().to_lowercase();
     let from = message.from().and_then(|a| a.first()).map(|a| format!("{} {}", a.name().unwrap_or_default(), a.address().unwrap_or_default()).to_lowercase()).unwrap_or_default();
-    let looks = BOUNCE_SUBJECTS.iter().any(|s| subject.contains(s)) || BOUNCE_SENDERS.iter().any(|s| from.contains(s));
+    let failed_header: Vec<String> = message.header_values("X-Failed-Recipients").filter_map(|v| v.as_text()).flat_map(addresses_in).collect();
+    let ndr_header = message.header_raw("X-MS-Exchange-Message-Is-Ndr").is_some();
+    let report_type = message.content_type().is_some_and(|ct| {
+        ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")) && ct.attribute("report-type").is_some_and(|r| r.eq_ignore_ascii_case("delivery-status"))
+    });
+    let looks = BOUNCE_SUBJECTS.iter().any(|s| subject.contains(s)) || BOUNCE_SENDERS.iter().any(|s| from.contains(s)) || !failed_header.is_empty() || ndr_header || report_type;
     if !looks {
         return None;
     }
     let body = body_text(message);
     let lower = body.to_lowercase();
     let report = &body[..copy_start(&body)];
-    let own: Vec<String> = message.from().into_iter().chain(message.to()).flat_map(|a| a.iter()).filter_map(|a| a.address()).map(|a| a.to_lowercase()).collect();
+    let mut excluded: Vec<String> = message.from().into_iter().chain(message.to()).flat_map(|a| a.iter()).filter_map(|a| a.address()).map(str::to_lowercase).collect();
+    excluded.extend(original_senders(message, &body[report.len()..]));
+    let eligible = |a: &str| !excluded.iter().any(|x| x.eq_ignore_ascii_case(a)) && !is_service_address(a);
     let mut addresses: Vec<String> = Vec::new();
-    for candidate in addresses_in(report) {
-        let l = candidate.to_lowercase();
-        if !own.contains(&l) && !l.starts_with("bounces+") && !l.starts_with("mailer-daemon") && !l.starts_with("postmaster") && !addresses.contains(&l) {
-            addresses.push(l);
+    // Exim names its failed recipients in a header: the most reliable list there is.
+    let named = failed_header.iter().filter(|a| eligible(a)).map(|a| a.to_lowercase());
+    let found = report.lines().filter(|l| !is_quoted_header(l)).flat_map(addresses_in).filter(|a| eligible(a)).map(|a| a.to_lowercase());
+    let candidates: Vec<String> = if failed_header.iter().any(|a| eligible(a)) { named.collect() } else { found.collect() };
+    for candidate in candidates {
+        if !addresses.contains(&candidate) {
+            addresses.push(candidate);
         }
     }
-    let status = find_enhanced_status(report).map(str::to_string);
-    let code = find_reply_code(report);
-    let temporary = code.is_some_and(|c| c < 500) && !lower.contains("permanent");
-    let diagnostic = report.lines().map(str::trim).find(|l| code.is_some_and(|c| l.contains(&c.to_string())) || status.as_deref().is_some_and(|s| l.contains(s))).map(str::to_string);
-    let (hard, reason) = classify(status.as_deref(), report, temporary);
-    let kind = Some(if hard { AddressKind::Hard } else { AddressKind::Soft });
+    let permanent = lower.contains("permanent") || lower.contains("fatal error");
+    let read = |text: &str| {
+        let status = find_enhanced_status(text).map(str::to_string);
+        let code = find_reply_code(text);
+        let temporary = (code.is_some_and(|c| c < 500) || status.as_deref().is_some_and(|s| s.starts_with("4."))) && !permanent;
+        let diagnostic = text.lines().map(str::trim).find(|l| code.is_some_and(|c| l.contains(&c.to_string())) || status.as_deref().is_some_and(|s| l.contains(s))).map(str::to_string);
+        let (hard, reason) = classify(status.as_deref(), text, temporary);
+        (hard, reason, status, diagnostic)
+    };
+    let whole = read(report);
     let recipients: Vec<RecipientVerdict> = addresses
-        .into_iter()
-        .map(|address| RecipientVerdict { address, kind, reason: Some(reason), status: status.clone(), action: Some("failed".into()), diagnostic: diagnostic.clone(), remote_mta: None })
+        .iter()
+        .map(|address| {
+            // With several recipients, each is read from its own lines when they say enough.
+            let own = (addresses.len() > 1).then(|| segment(report, address)).flatten().filter(|s| has_evidence(s)).map(read);
+            let (hard, reason, status, diagnostic) = own.unwrap_or_else(|| whole.clone());
+            let kind = Some(if hard { AddressKind::Hard } else { AddressKind::Soft });
+            RecipientVerdict { address: address.clone(), kind, reason: Some(reason), status, action: Some("failed".into()), diagnostic, remote_mta: None }
+        })
         .collect();
-    let kind = if recipients.is_empty() { if hard { Kind::Hard } else { Kind::Soft } } else { overall(&recipients) };
+    let kind = if recipients.is_empty() { if whole.0 { Kind::Hard } else { Kind::Soft } } else { overall(&recipients) };
     Some(Verdict { kind, source: Source::Heuristic, recipients, verp_candidates: Vec::new(), original_message_id: None })
 }
 
-/// The first text body, decoded. A part labelled with a single-byte charset whose bytes are in
-/// fact UTF-8 (Chinese providers do this) is read as UTF-8.
+fn is_quoted_header(line: &str) -> bool {
+    let l = line.trim_start().to_ascii_lowercase();
+    QUOTED_HEADERS.iter().any(|h| l.starts_with(h))
+}
+
+/// Addresses that are never a failed recipient: reporting systems, our own VERP senders and list
+/// machinery (ours or another list manager's, e.g. Mailman's `mailman.0.…@` VERP).
+fn is_service_address(address: &str) -> bool {
+    let local = address.split('@').next().unwrap_or_default().to_ascii_lowercase();
+    ["bounces+", "bounce+", "bounce-", "mailman.", "owner-", "mailer-daemon", "postmaster", "mailer_daemon"].iter().any(|p| local.starts_with(p))
+        || ["-bounces", "-owner", "-request", "-admin"].iter().any(|s| local.ends_with(s) || local.contains(&format!("{s}+")))
+}
+
+/// The returned original's own sender-side addresses (From, Reply-To, Sender, Return-Path, list
+/// headers), from an attached copy or the copy quoted after the report: never a failed recipient.
+fn original_senders(message: &Message<'_>, quoted: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in &message.parts {
+        if let PartType::Message(inner) = &part.body {
+            for list in [inner.from(), inner.reply_to(), inner.sender()].into_iter().flatten() {
+                out.extend(list.iter().filter_map(|a| a.address()).map(str::to_lowercase));
+            }
+            out.extend(inner.return_address().map(str::to_lowercase));
+        }
+    }
+    let senders = ["from:", "reply-to:", "sender:", "return-path:", "errors-to:", "list-"];
+    out.extend(quoted.lines().filter(|l| senders.iter().any(|h| l.to_ascii_lowercase().starts_with(h))).flat_map(addresses_in).map(|a| a.to_lowercase()));
+    out
+}
+
+/// The first text body, decoded. Text whose declared charset does not fit its bytes is read as
+/// what the bytes are: UTF-8 labelled as a single-byte charset, GB18030/GBK labelled as
+/// anything else (Chinese providers do both).
 fn body_text(message: &Message<'_>) -> String {
     let decoded = message.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
     let Some(part) = message.text_part(0) else { return decoded };
     let charset = part.content_type().and_then(|ct| ct.attribute("charset")).unwrap_or("us-ascii").to_ascii_lowercase();
     let single_byte = ["us-ascii", "ascii", "iso-8859", "iso8859", "latin", "windows-125", "cp125"].iter().any(|c| charset.starts_with(c));
-    if !single_byte || decoded.is_ascii() {
+    let utf8 = charset.starts_with("utf-8") || charset.starts_with("utf8");
+    if !(single_byte || utf8) || decoded.is_ascii() {
         return decoded;
     }
     let raw = message.raw_message().get(part.raw_body_offset() as usize..part.raw_end_offset() as usize).unwrap_or_default();
@@ -299,24 +429,53 @@ fn body_text(message: &Message<'_>) -> String {
         Encoding::QuotedPrintable => quoted_printable_decode(raw),
         Encoding::None => Some(raw.to_vec()),
     };
-    match bytes.map(String::from_utf8) {
-        Some(Ok(text)) if !text.is_ascii() => if part.is_text_html() { html_to_text(&text) } else { text },
-        _ => decoded,
-    }
+    let Some(bytes) = bytes else { return decoded };
+    let text = match String::from_utf8(bytes) {
+        Ok(text) if single_byte && !text.is_ascii() => text,
+        Ok(_) => return decoded,
+        Err(e) => match gb18030(e.as_bytes()) {
+            Some(text) => text,
+            None => return decoded,
+        },
+    };
+    if part.is_text_html() { html_to_text(&text) } else { text }
+}
+
+/// The bytes read as GB18030 (a superset of GBK and GB2312), when that reads cleanly and yields
+/// Chinese text.
+fn gb18030(bytes: &[u8]) -> Option<String> {
+    let decode = mail_parser::decoders::charsets::map::charset_decoder(b"gb18030")?;
+    let text = decode(bytes);
+    let clean = !text.contains('\u{fffd}');
+    let chinese = text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    (clean && chinese).then_some(text)
 }
 
 /// Email addresses in free text (between angle brackets or standing alone, after a label such as
-/// `mailto:` or `收件人：`).
+/// `mailto:` or `收件人：`), with known wrappers removed (`SMTP=`, `RFC822;`, brackets, quotes,
+/// trailing dots). Only ASCII addresses are taken: a stray byte of a mis-decoded charset must
+/// never become part of an address.
 fn addresses_in(text: &str) -> Vec<String> {
-    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
-    text.split(|c: char| c.is_whitespace() || "<>()[]\"',;".contains(c))
-        .filter_map(|w| {
-            let (local, domain) = w.split_once('@')?;
-            let local = local.rsplit(|c: char| !atext(c)).next()?.trim_matches('.');
-            let domain = domain.split(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-')).next()?.trim_end_matches('.');
-            (!local.is_empty() && domain.contains('.') && !domain.starts_with('.')).then(|| format!("{local}@{domain}"))
-        })
-        .collect()
+    text.split(|c: char| c.is_whitespace() || "<>()[]\"',;".contains(c)).filter_map(clean_address).collect()
+}
+
+/// One address from a token, or `None` when the token is not one.
+fn clean_address(token: &str) -> Option<String> {
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    let token = token.trim().trim_matches(['<', '>', '"', '\'', ' ']);
+    let (local, domain) = token.rsplit_once('@')?;
+    let mut local = local.rsplit(|c: char| !atext(c)).next()?.trim_matches('.');
+    for prefix in ["smtp=", "rfc822=", "ex="] {
+        if local.len() > prefix.len() && local[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            local = &local[prefix.len()..];
+        }
+    }
+    let domain = domain.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-')).next()?.trim_end_matches('.');
+    // Exchange's encapsulated X.500 names (IMCEAEX-…) and X.400 O/R names are not mailboxes.
+    let x400 = (local.contains('/') && local.contains('=')) || local.to_ascii_lowercase().starts_with("imcea");
+    let labels_ok = domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    let tld_ok = domain.rsplit('.').next().is_some_and(|t| t.len() >= 2 && t.chars().any(|c| c.is_ascii_alphabetic()));
+    (!local.is_empty() && local.len() <= 64 && domain.contains('.') && labels_ok && tld_ok && !x400).then(|| format!("{local}@{domain}"))
 }
 
 /// RFC 3834 and the vacation responders that ignore it.
@@ -325,14 +484,20 @@ fn is_auto_reply(message: &Message<'_>) -> bool {
     if header("Auto-Submitted").is_some_and(|v| v != "no") {
         return true;
     }
-    if ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "X-Autoresponder"].iter().any(|h| header(h).is_some()) {
+    if ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "X-Autoresponder", "X-Mail-Autoreply", "X-Vacation", "X-Zimbra-Autoreply"].iter().any(|h| header(h).is_some()) {
         return true;
     }
     if header("Precedence").is_some_and(|p| p == "auto_reply") {
         return true;
     }
     let subject = message.subject().unwrap_or_default().to_lowercase();
-    ["out of office", "automatic reply", "auto-reply", "autoreply", "auto reply", "vacation", "away from", "自动回复", "abwesenheit", "réponse automatique"].iter().any(|s| subject.contains(s))
+    [
+        "out of office", "out of the office", "automatic reply", "auto-reply", "autoreply", "auto reply", "auto response", "autoresponse", "vacation", "away from",
+        "自动回复", "自動回覆", "自動応答", "自動返信", "不在通知", "abwesenheit", "außer haus", "réponse automatique", "respuesta automática", "resposta automática",
+        "risposta automatica", "automatisch antwoord", "afwezig", "autosvar", "automaattinen vastaus", "odpowiedź automatyczna", "автоответ", "автоматический ответ",
+    ]
+    .iter()
+    .any(|s| subject.contains(s))
 }
 
 /// The bounce's own recipient headers, where an MTA puts the VERP address it delivered to.
