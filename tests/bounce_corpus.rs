@@ -286,3 +286,31 @@ fn inputs_that_crashed_the_reader_are_refused_cleanly() {
         assert!(outcome.is_ok(), "{} panicked", path.display());
     }
 }
+
+/// Reports with thousands of recipients and a huge returned copy are read whole, in bounded
+/// time, naming exactly the failed recipients.
+#[test]
+fn enormous_reports_are_read_in_bounded_time() {
+    let n = 5000;
+    let copy = "Return-Path: <bounces+s1-i3-x@bounce.news.example.org>\nFrom: Tech News <news@news.example.org>\nTo: someone@example.org\n\n".to_string() + &"All the news that fits, and a little more. reader@example.org\n".repeat(300_000);
+    let mut prose = String::from("From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\nTo: bounces+s1-i3-x@bounce.news.example.org\nSubject: Undelivered Mail Returned to Sender\n\n");
+    let mut dsn = String::from("From: MAILER-DAEMON@mx.example.org\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\nNotification\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n");
+    for i in 0..n {
+        prose.push_str(&format!("<m{i}@big.example>: host mx.big.example said: 550 5.1.1 User unknown\n"));
+        dsn.push_str(&format!("Final-Recipient: rfc822; m{i}@big.example\nAction: failed\nStatus: 5.0.0\n\n"));
+    }
+    prose.push_str("\n--- Below this line is a copy of the message.\n\n");
+    prose.push_str(&copy);
+    dsn.push_str("--b\nContent-Type: message/rfc822\n\n");
+    dsn.push_str(&copy);
+    dsn.push_str("\n--b--\n");
+    for (what, raw) in [("prose", prose), ("dsn", dsn)] {
+        let started = std::time::Instant::now();
+        let verdict = read(raw.as_bytes()).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let took = started.elapsed();
+        assert_eq!(verdict.recipients.len(), n, "{what}: every failed recipient, none from the copy");
+        assert!(verdict.recipients.iter().all(|r| r.address.ends_with("@big.example")), "{what}");
+        assert!(took < std::time::Duration::from_secs(20), "{what} of {} MB took {took:?}", raw.len() >> 20);
+        eprintln!("{what}: {} MB, {n} recipients, read in {took:?}", raw.len() >> 20);
+    }
+}

@@ -185,21 +185,18 @@ fn delivery_status(message: &Message<'_>) -> Option<Verdict> {
     }
     let human = body_text(message);
     let human = &human[..copy_start(&human)];
-    let mut readings: Vec<RecipientVerdict> = blocks.iter().map(|f| recipient_block(f, human)).collect();
+    let segments = Segments::new(human);
+    let mut readings: Vec<RecipientVerdict> = blocks.iter().map(|f| recipient_block(f, &segments)).collect();
     let kind = overall(&readings);
     readings.retain(|r| !r.address.is_empty());
-    let mut recipients: Vec<RecipientVerdict> = Vec::new();
-    for r in readings {
-        if !recipients.iter().any(|x| x.address.eq_ignore_ascii_case(&r.address)) {
-            recipients.push(r);
-        }
-    }
+    let mut seen = std::collections::HashSet::new();
+    let recipients: Vec<RecipientVerdict> = readings.into_iter().filter(|r| seen.insert(r.address.to_ascii_lowercase())).collect();
     Some(Verdict { kind, source: Source::Dsn, recipients, verp_candidates: Vec::new(), original_message_id: None })
 }
 
 /// One recipient's block; `human` is the report's text, read for this recipient when the block
 /// itself says nothing telling (a bare 5.0.0, no diagnostic).
-fn recipient_block(f: &[(String, String)], human: &str) -> RecipientVerdict {
+fn recipient_block(f: &[(String, String)], human: &Segments<'_>) -> RecipientVerdict {
     let get = |name: &str| f.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let typed = |v: String| v.split_once(';').map_or(v.clone(), |(_, a)| a.trim().to_string());
     let address = ["Final-Recipient", "Original-Recipient", "X-Actual-Recipient"].iter().filter_map(|n| get(n)).map(typed).find_map(|a| clean_address(&a)).unwrap_or_default();
@@ -222,7 +219,7 @@ fn recipient_block(f: &[(String, String)], human: &str) -> RecipientVerdict {
         let mut said = diagnostic.clone().unwrap_or_default();
         let generic = status.as_deref().is_none_or(|s| s.ends_with(".0.0") || s.ends_with(".0"));
         if generic && !has_evidence(&said) && !address.is_empty() {
-            said = segment(human, &address).unwrap_or_default().to_string();
+            said = human.of(&address).unwrap_or_default().to_string();
         }
         let (hard, reason) = classify(status.as_deref().filter(|_| !generic), &said, temporary);
         (Some(if hard { AddressKind::Hard } else { AddressKind::Soft }), Some(reason))
@@ -296,7 +293,7 @@ fn copy_start(body: &str) -> usize {
         Some((start, l))
     }).collect();
     for (i, (at, line)) in lines.iter().enumerate() {
-        let head = line.trim_start_matches(|c: char| c == '-' || c == '=' || c == '*' || c == '_' || c.is_whitespace()).to_lowercase();
+        let head: String = line.trim_start_matches(|c: char| c == '-' || c == '=' || c == '*' || c == '_' || c.is_whitespace()).chars().take(48).collect::<String>().to_lowercase();
         if !COPY_MARKERS.iter().any(|m| head.starts_with(m)) {
             continue;
         }
@@ -309,24 +306,40 @@ fn copy_start(body: &str) -> usize {
     body.len()
 }
 
-/// The part of a report about one address: from its first mention to the next line that
-/// mentions another recipient (or the end). `None` when the address is not mentioned.
-fn segment<'a>(report: &'a str, address: &str) -> Option<&'a str> {
-    let lower = report.to_ascii_lowercase();
-    let at = lower.find(&address.to_ascii_lowercase())?;
-    let line_start = report[..at].rfind('\n').map_or(0, |n| n + 1);
-    let mut end = report.len();
-    let mut offset = report[at..].find('\n').map_or(report.len(), |n| at + n + 1);
-    while offset < report.len() {
-        let line_end = report[offset..].find('\n').map_or(report.len(), |n| offset + n + 1);
-        let line = &report[offset..line_end];
-        if addresses_in(line).iter().any(|a| !a.eq_ignore_ascii_case(address)) && !line.to_ascii_lowercase().contains(&address.to_ascii_lowercase()) {
-            end = offset;
-            break;
+/// A report cut into the parts about each address it names: from the line of an address's
+/// first mention to the next line that names another address (or the end). Built in one pass,
+/// so a report with thousands of recipients costs no more than reading it.
+struct Segments<'a> {
+    report: &'a str,
+    /// Each line's start, and the addresses it names (lower case).
+    lines: Vec<(usize, Vec<String>)>,
+    first: std::collections::HashMap<String, usize>,
+}
+
+impl<'a> Segments<'a> {
+    fn new(report: &'a str) -> Self {
+        let mut lines = Vec::new();
+        let mut first = std::collections::HashMap::new();
+        let mut at = 0;
+        for line in report.split_inclusive('\n') {
+            let named: Vec<String> = if line.contains('@') { addresses_in(line).into_iter().map(|a| a.to_ascii_lowercase()).collect() } else { Vec::new() };
+            for a in &named {
+                first.entry(a.clone()).or_insert(lines.len());
+            }
+            lines.push((at, named));
+            at += line.len();
         }
-        offset = line_end;
+        Self { report, lines, first }
     }
-    Some(&report[line_start..end])
+
+    /// The part about `address`, `None` when the report does not name it.
+    fn of(&self, address: &str) -> Option<&'a str> {
+        let address = address.to_ascii_lowercase();
+        let i = *self.first.get(&address)?;
+        let next = self.lines[i + 1..].iter().find(|(_, named)| !named.is_empty() && !named.contains(&address) );
+        let end = next.map_or(self.report.len(), |(at, _)| *at);
+        Some(&self.report[self.lines[i].0..end])
+    }
 }
 
 fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
@@ -342,18 +355,19 @@ fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
         return None;
     }
     let body = body_text(message);
-    let lower = body.to_lowercase();
     let report = &body[..copy_start(&body)];
+    let lower = report.to_lowercase();
     let mut excluded: Vec<String> = message.from().into_iter().chain(message.to()).flat_map(|a| a.iter()).filter_map(|a| a.address()).map(str::to_lowercase).collect();
     excluded.extend(original_senders(message, &body[report.len()..]));
     let eligible = |a: &str| !excluded.iter().any(|x| x.eq_ignore_ascii_case(a)) && !is_service_address(a);
     let mut addresses: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     // Exim names its failed recipients in a header: the most reliable list there is.
     let named = failed_header.iter().filter(|a| eligible(a)).map(|a| a.to_lowercase());
     let found = report.lines().filter(|l| !is_quoted_header(l)).flat_map(addresses_in).filter(|a| eligible(a)).map(|a| a.to_lowercase());
     let candidates: Vec<String> = if failed_header.iter().any(|a| eligible(a)) { named.collect() } else { found.collect() };
     for candidate in candidates {
-        if !addresses.contains(&candidate) {
+        if seen.insert(candidate.clone()) {
             addresses.push(candidate);
         }
     }
@@ -367,11 +381,12 @@ fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
         (hard, reason, status, diagnostic)
     };
     let whole = read(report);
+    let segments = Segments::new(report);
     let recipients: Vec<RecipientVerdict> = addresses
         .iter()
         .map(|address| {
             // With several recipients, each is read from its own lines when they say enough.
-            let own = (addresses.len() > 1).then(|| segment(report, address)).flatten().filter(|s| has_evidence(s)).map(read);
+            let own = (addresses.len() > 1).then(|| segments.of(address)).flatten().filter(|s| has_evidence(s)).map(read);
             let (hard, reason, status, diagnostic) = own.unwrap_or_else(|| whole.clone());
             let kind = Some(if hard { AddressKind::Hard } else { AddressKind::Soft });
             RecipientVerdict { address: address.clone(), kind, reason: Some(reason), status, action: Some("failed".into()), diagnostic, remote_mta: None }
