@@ -59,13 +59,14 @@ const USER_UNKNOWN: &[&str] = &[
     "wasn't found at the destination", "not listed in domino directory", "not listed in public name", "unrecognised o/r name", "unrecognized o/r name",
     "name is not recognized", "recipient not recognized", "invalid address", "bad destination mailbox", "mailbox does not exist", "account not found",
     "user not exist", "unknown or illegal alias", "utilisateur inconnu", "adresse inconnue", "usuario desconocido", "usuário inexistente",
-    "empfänger unbekannt", "benutzer unbekannt", "unbekannter empfänger", "utente sconosciuto", "нет такого пользователя", "пользователь не найден",
+    "user is unknown", "recipient is unknown", "address is unknown", "mailbox is unknown", "mailbox is not found", "user is not found", "recipient is not found",
+    "not a valid recipient", "not a valid user", "no such local user", "mailbox name not allowed", "无此用户", "地址无效", "empfänger unbekannt", "benutzer unbekannt", "unbekannter empfänger", "utente sconosciuto", "нет такого пользователя", "пользователь не найден",
     "收件人不存在", "用户不存在", "帐号不存在", "账号不存在", "账户不存在", "帐户不存在", "地址不存在", "邮箱不存在", "用户名不存在",
 ];
 const DOMAIN_UNKNOWN: &[&str] = &[
     "host not found", "host unknown", "domain not found", "no such domain", "name service error", "nxdomain", "domain does not exist", "null mx", "nullmx",
     "unrouteable domain", "unroutable domain", "non-existent host", "nonexistent domain", "non-existent domain", "unknown domain", "domain unknown",
-    "domain name not found", "couldn't find any host", "no such host", "no mx record", "域名不存在",
+    "domain name not found", "couldn't find any host", "no such host", "no mx record", "unknown host", "unrouteable mail domain", "name or service not known", "域名不存在",
 ];
 /// The receiving domain takes no mail at all (a null MX and its kin, RFC 7505): as bad as no domain.
 const NOT_ACCEPT: &[&str] = &["does not accept mail", "domain does not accept", "accepts no mail", "not accepting any mail"];
@@ -100,7 +101,7 @@ const REFUSED_US: &[&str] = &[
 /// The refusal names our sender (MAIL FROM, the envelope or header sender): about us, never the reader.
 const SENDER_REFUSED: &[&str] = &[
     "sender address rejected", "sender rejected", "sender verify failed", "sender verification failed", "envelope sender", "sender domain", "unknown sender",
-    "sender unknown", "sender denied", "badmailfrom", "after mail from", "mail from address", "sender is not allowed", "spoof", "from address",
+    "sender unknown", "sender denied", "invalid sender", "sender address invalid", "sender address is invalid", "badmailfrom", "after mail from", "mail from address", "sender is not allowed", "spoof", "from address",
 ];
 
 /// Reads a refusal: `status` is an enhanced status code (`5.1.1`) when known, `text` the

@@ -104,6 +104,8 @@ fn read_message(raw: &[u8]) -> Result<Verdict, Unreadable> {
         v
     } else if let Some(v) = feedback_report(carrier) {
         v
+    } else if let Some(v) = jmrp_report(&message) {
+        v
     } else if let Some(v) = prose_bounce(&message) {
         v
     } else if is_auto_reply(&message) {
@@ -164,22 +166,7 @@ fn parts_of_type<'a>(message: &'a Message<'a>, ctype: &str, subtypes: &[&str]) -
 fn delivery_status(message: &Message<'_>) -> Option<Verdict> {
     let part = parts_of_type(message, "message", &["delivery-status", "global-delivery-status"]).into_iter().next()?;
     let text = String::from_utf8_lossy(part.contents()).replace("\r\n", "\n");
-    // Blocks are separated by blank lines, which some MTAs fill with spaces; some leave out the
-    // per-message block, so any block naming a recipient is one.
-    let mut blocks: Vec<Vec<(String, String)>> = Vec::new();
-    let mut block = String::new();
-    for line in text.lines().chain([""]) {
-        if line.trim().is_empty() {
-            let f = fields(&block);
-            if f.iter().any(|(k, _)| k.eq_ignore_ascii_case("Final-Recipient") || k.eq_ignore_ascii_case("Original-Recipient")) {
-                blocks.push(f);
-            }
-            block.clear();
-        } else {
-            block.push_str(line);
-            block.push('\n');
-        }
-    }
+    let blocks = dsn_blocks(&text);
     if blocks.is_empty() {
         return None;
     }
@@ -192,6 +179,34 @@ fn delivery_status(message: &Message<'_>) -> Option<Verdict> {
     let mut seen = std::collections::HashSet::new();
     let recipients: Vec<RecipientVerdict> = readings.into_iter().filter(|r| seen.insert(r.address.to_ascii_lowercase())).collect();
     Some(Verdict { kind, source: Source::Dsn, recipients, verp_candidates: Vec::new(), original_message_id: None })
+}
+
+/// The recipient blocks of DSN fields. Blocks are separated by blank lines, which some MTAs
+/// fill with spaces; some leave out the per-message block, so any block naming a recipient is one.
+/// Quoting (`> `) and indentation of a DSN pasted into text are removed.
+fn dsn_blocks(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut blocks: Vec<Vec<(String, String)>> = Vec::new();
+    let mut block = String::new();
+    for line in text.lines().chain([""]) {
+        let unquoted = match line.strip_prefix('>') {
+            Some(rest) => {
+                let rest = rest.trim_start_matches('>');
+                rest.strip_prefix(' ').unwrap_or(rest)
+            }
+            None => line,
+        };
+        if unquoted.trim().is_empty() {
+            let f = fields(&block);
+            if f.iter().any(|(k, _)| k.eq_ignore_ascii_case("Final-Recipient") || k.eq_ignore_ascii_case("Original-Recipient")) {
+                blocks.push(f);
+            }
+            block.clear();
+        } else {
+            block.push_str(unquoted.trim_end());
+            block.push('\n');
+        }
+    }
+    blocks
 }
 
 /// One recipient's block; `human` is the report's text, read for this recipient when the block
@@ -250,10 +265,19 @@ fn feedback_report(message: &Message<'_>) -> Option<Verdict> {
     let f = fields(&text);
     let get = |name: &str| f.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let feedback_type = get("Feedback-Type").unwrap_or_default().to_ascii_lowercase();
-    let kind = if matches!(feedback_type.as_str(), "abuse" | "fraud" | "virus" | "other" | "") { Kind::Complaint } else { Kind::NotBounce };
-    let recipients = get("Original-Rcpt-To").or_else(|| get("Removal-Recipient")).map(|a| RecipientVerdict { address: a.trim_matches(['<', '>', ' ']).to_string(), ..Default::default() });
+    let kind = if matches!(feedback_type.as_str(), "abuse" | "fraud" | "virus" | "other" | "complaint" | "spam" | "") { Kind::Complaint } else { Kind::NotBounce };
+    let recipients = get("Original-Rcpt-To").or_else(|| get("Removal-Recipient")).and_then(|a| clean_address(&a)).map(|address| RecipientVerdict { address, ..Default::default() });
     let verp = get("Original-Mail-From").map(|a| a.trim_matches(['<', '>', ' ']).to_string());
     Some(Verdict { kind, source: Source::Arf, recipients: recipients.into_iter().collect(), verp_candidates: verp.into_iter().collect(), original_message_id: None })
+}
+
+/// Outlook.com's junk-mail reporting program (JMRP) without ARF: the reported message attached,
+/// its recipient in the `X-HmXmrOriginalRecipient` header Outlook.com adds to it.
+fn jmrp_report(message: &Message<'_>) -> Option<Verdict> {
+    let reported = message.parts.iter().filter_map(|p| p.message()).find(|m| m.header_raw("X-HmXmrOriginalRecipient").is_some())?;
+    let address = reported.header_raw("X-HmXmrOriginalRecipient").and_then(|v| addresses_in(v).into_iter().next());
+    let recipients = address.map(|address| RecipientVerdict { address, ..Default::default() }).into_iter().collect();
+    Some(Verdict { kind: Kind::Complaint, source: Source::Heuristic, recipients, verp_candidates: Vec::new(), original_message_id: None })
 }
 
 /// Markers of a bounce written as prose, in the subject or the sender.
@@ -263,6 +287,7 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "non deliver", "delivery notification", "mail delivery status", "delivery status notification: error", "delivery status notification: delay", "mail system error",
     "delivery problem", "failed delivery", "delivery failed", "message not delivered", "was not delivered", "mail could not", "message delivery failure",
     "warning: could not send", "mail failure", "no se puede entregar", "não entregue", "non recapitabile", "onbestelbaar", "olevererbart", "недоставлен",
+    "unable to deliver", "delivery delayed", "delayed mail", "message delayed", "mail delivery problem", "undeliverable mail", "delivery final failure",
     "не доставлено", "配信不能", "配送エラー", "退信", "无法投递", "投递失败", "发送失败", "未能成功投递", "退回",
 ];
 const BOUNCE_SENDERS: &[&str] = &["mailer-daemon", "mailer_daemon", "mailerdaemon", "postmaster", "mail delivery", "mail-daemon", "microsoftexchange", "mail administrator", "mail.delivery"];
@@ -350,8 +375,10 @@ fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
     let report_type = message.content_type().is_some_and(|ct| {
         ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")) && ct.attribute("report-type").is_some_and(|r| r.eq_ignore_ascii_case("delivery-status"))
     });
-    let looks = BOUNCE_SUBJECTS.iter().any(|s| subject.contains(s)) || BOUNCE_SENDERS.iter().any(|s| from.contains(s)) || !failed_header.is_empty() || ndr_header || report_type;
-    if !looks {
+    let bounce_subject = BOUNCE_SUBJECTS.iter().any(|s| subject.contains(s));
+    let looks = bounce_subject || BOUNCE_SENDERS.iter().any(|s| from.contains(s)) || !failed_header.is_empty() || ndr_header || report_type;
+    // A postmaster's vacation reply is a reply: a bounce never has an auto-reply's subject.
+    if !looks || (!bounce_subject && failed_header.is_empty() && !ndr_header && auto_reply_subject(&subject)) {
         return None;
     }
     let body = body_text(message);
@@ -380,6 +407,18 @@ fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
         let (hard, reason) = classify(status.as_deref(), text, temporary);
         (hard, reason, status, diagnostic)
     };
+    // Some MTAs write the DSN fields into the text instead of a message/delivery-status part.
+    if report.to_ascii_lowercase().contains("final-recipient:") {
+        let inline = dsn_blocks(report);
+        if !inline.is_empty() {
+            let segments = Segments::new(report);
+            let mut seen = std::collections::HashSet::new();
+            let readings: Vec<RecipientVerdict> = inline.iter().map(|f| recipient_block(f, &segments)).collect();
+            let kind = overall(&readings);
+            let recipients = readings.into_iter().filter(|r| !r.address.is_empty() && eligible(&r.address) && seen.insert(r.address.to_ascii_lowercase())).collect();
+            return Some(Verdict { kind, source: Source::Heuristic, recipients, verp_candidates: Vec::new(), original_message_id: None });
+        }
+    }
     let whole = read(report);
     let segments = Segments::new(report);
     let recipients: Vec<RecipientVerdict> = addresses
@@ -406,6 +445,7 @@ fn is_quoted_header(line: &str) -> bool {
 fn is_service_address(address: &str) -> bool {
     let local = address.split('@').next().unwrap_or_default().to_ascii_lowercase();
     ["bounces+", "bounce+", "bounce-", "mailman.", "owner-", "mailer-daemon", "postmaster", "mailer_daemon"].iter().any(|p| local.starts_with(p))
+        || ["abuse", "hostmaster", "noc", "helpdesk"].contains(&local.as_str())
         || ["-bounces", "-owner", "-request", "-admin"].iter().any(|s| local.ends_with(s) || local.contains(&format!("{s}+")))
 }
 
@@ -505,7 +545,11 @@ fn is_auto_reply(message: &Message<'_>) -> bool {
     if header("Precedence").is_some_and(|p| p == "auto_reply") {
         return true;
     }
-    let subject = message.subject().unwrap_or_default().to_lowercase();
+    auto_reply_subject(&message.subject().unwrap_or_default().to_lowercase())
+}
+
+/// `subject` in lower case.
+fn auto_reply_subject(subject: &str) -> bool {
     [
         "out of office", "out of the office", "automatic reply", "auto-reply", "autoreply", "auto reply", "auto response", "autoresponse", "vacation", "away from",
         "自动回复", "自動回覆", "自動応答", "自動返信", "不在通知", "abwesenheit", "außer haus", "réponse automatique", "respuesta automática", "resposta automática",

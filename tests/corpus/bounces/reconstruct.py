@@ -792,6 +792,81 @@ Return-Path: <mailman.0.15a2.x@lists.other.example>
 postfix(132, "132-exim-administrative-prohibition.eml", "zz.reader@odd.example", "5.0.0", "550 Administrative prohibition", "mx.odd.example", "soft", "blocked")
 postfix(133, "133-postfix-unexplained-permanent.eml", "aaa.reader@odd.example", "5.0.0", "554 Transaction failed", "mx.odd.example", "soft", "other")
 
+# --- More MTAs and report shapes -----------------------------------------------------------------
+add("143-outlook-jmrp-complaint.eml",
+    f"Return-Path: <staff@hotmail.com>\nFrom: staff@hotmail.com\nTo: jmrp@news.example.org\nSubject: complaint about message from 198.51.100.7\nDate: {DATE}\nMessage-ID: <jmrp.143@hotmail.com>\nMIME-Version: 1.0\n"
+    "Content-Type: multipart/mixed; boundary=\"=_jmrp\"\n\n--=_jmrp\nContent-Type: text/plain\n\nThis is an email abuse report for an email message received from IP 198.51.100.7.\n\n"
+    "--=_jmrp\nContent-Type: message/rfc822\n\nX-HmXmrOriginalRecipient: <kkk.reader@outlook.com>\nX-Message-Delivery: Vj0xLjE7dXM9MDtsPTA7YT0wO0Q9MTtHRD0xO1NDTD02\n" + original("kkk.reader@outlook.com", 143) + "\n--=_jmrp--\n",
+    "complaint", "heuristic", [("kkk.reader@outlook.com", None, None)])
+add("144-postmaster-vacation-reply.eml",
+    f"Return-Path: <postmaster@smallbiz.example>\nFrom: Postmaster <postmaster@smallbiz.example>\nTo: {verp(144)}\nSubject: Out of Office: Tech Newsletter, November 2026\nDate: {DATE}\nMessage-ID: <oof.144@smallbiz.example>\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n"
+    "The IT desk is closed until Monday. Urgent mail: it@smallbiz.example.\n", "auto_reply", "heuristic", [("postmaster@smallbiz.example", None, None)])
+add("145-inline-dsn-fields-in-text.eml", prose(145, "Mail Delivery Subsystem <MAILER-DAEMON@webmail.example>", "Returned mail: delivery problems",
+    """Your message could not be delivered. The delivery report follows.
+
+> Reporting-MTA: dns; mta3.webmail.example
+>
+> Final-Recipient: rfc822; lll.reader@webmail.example
+> Action: failed
+> Status: 5.1.1
+> Diagnostic-Code: smtp; 550 5.1.1 <lll.reader@webmail.example>: mailbox does not exist
+""", "lll.reader@webmail.example", attach=True), "hard", "heuristic", [("lll.reader@webmail.example", "hard", "user_unknown")])
+add("146-mdaemon-permanent-failure.eml", prose(146, "MDaemon at mail.mdaemon.example <MDaemon@mail.mdaemon.example>", "Permanent Delivery Failure",
+    """The attached message had PERMANENT fatal delivery errors!
+
+After one or more unsuccessful delivery attempts the attached message has
+been removed from the mail queue on this server.  The number and frequency
+of delivery attempts are determined by local configuration parameters.
+
+YOU DO NOT NEED TO RESEND YOUR MESSAGE.
+
+--- Session Transcript ---
+ Wed 2026-11-25 06:20:00: Parsing message <mail.mdaemon.example\\pd50000000123.msg>
+ Wed 2026-11-25 06:20:00: *  From: bounces+s92-i3-r0146q@bounce.news.example.org
+ Wed 2026-11-25 06:20:00: *  To: mmm.reader@partner.example
+ Wed 2026-11-25 06:20:01: --> RCPT To:<mmm.reader@partner.example>
+ Wed 2026-11-25 06:20:01: <-- 550 <mmm.reader@partner.example>... User is unknown
+--- End Transcript ---
+""", "mmm.reader@partner.example", attach=True), "hard", "heuristic", [("mmm.reader@partner.example", "hard", "user_unknown")])
+add("147-sun-messaging-server-dsn.eml", dsn(147, "Internet Mail Delivery <postmaster@ims.example.gov>", "Delivery Notification: Delivery has failed",
+    """This report relates to a message you sent with the following header fields:
+
+  Message-id: <3.147.5c0ffee0093@news.example.org>
+  Date: Wed, 25 Nov 2026 06:14:41 +0000
+  From: Tech News <news@news.example.org>
+  To: nnn.reader@ims.example.gov
+  Subject: Tech Newsletter, November 2026
+
+Your message cannot be delivered to the following recipients:
+
+  Recipient address: nnn.reader@ims.example.gov
+  Reason: Remote SMTP server has rejected address
+  Diagnostic code: smtp;550 5.1.1 unknown or illegal alias: nnn.reader@ims.example.gov
+  Remote system: dns;mail.ims.example.gov (TCP|192.0.2.10|40321|192.0.2.11|25) (mail.ims.example.gov ESMTP)
+""", [{"Original-Recipient": "rfc822;nnn.reader@ims.example.gov", "Final-Recipient": "rfc822;nnn.reader@ims.example.gov", "Action": "failed", "Status": "5.0.0 (permanent failure)",
+       "Remote-MTA": "dns;mail.ims.example.gov (TCP|192.0.2.10|40321|192.0.2.11|25)", "Diagnostic-Code": "smtp;550 5.1.1 unknown or illegal alias: nnn.reader@ims.example.gov"}],
+    "nnn.reader@ims.example.gov", reporting="ims.example.gov"), "hard", "dsn", [("nnn.reader@ims.example.gov", "hard", "user_unknown")])
+add("148-imail-unknown-user.eml", prose(148, "Mail Administrator <Postmaster@imail.example>", "Undeliverable Mail",
+    "Unknown user: ooo.reader@imail.example\n\nOriginal message follows.\n\n" + original("ooo.reader@imail.example", 148), None), "hard", "heuristic", [("ooo.reader@imail.example", "hard", "user_unknown")])
+add("149-kerio-mail-loop.eml", prose(149, "Mail Delivery Subsystem <postmaster@kerio.example>", "Undelivered mail: Tech Newsletter, November 2026",
+    """Your message did not reach some or all of the intended recipients.
+
+   Subject: Tech Newsletter, November 2026
+   Sent: 25.11.2026 06:14
+
+The following recipient(s) could not be reached:
+
+ppp.reader@kerio.example
+   Error Type: SMTP
+   Remote server (192.0.2.30) issued an error.
+   hop count exceeded - possible mail loop
+""", "ppp.reader@kerio.example", attach=True), "soft", "heuristic", [("ppp.reader@kerio.example", "soft", "other")])
+add("150-exchange-imceaex-x500-address.eml", dsn(150, "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example>", "Undeliverable: Tech Newsletter, November 2026",
+    "Delivery has failed to these recipients or groups:\n\nIMCEAEX-_O=CONTOSO_OU=EXCHANGE+20ADMINISTRATIVE+20GROUP+20+28FYDIBOHF23SPDLT+29_CN=RECIPIENTS_CN=QQQREADER@contoso.example\nThe e-mail address you entered couldn't be found.\n",
+    [{"Final-Recipient": "rfc822;IMCEAEX-_O=CONTOSO_OU=EXCHANGE+20ADMINISTRATIVE+20GROUP+20+28FYDIBOHF23SPDLT+29_CN=RECIPIENTS_CN=QQQREADER@contoso.example", "Action": "failed", "Status": "5.1.1",
+      "Diagnostic-Code": "smtp;550 5.1.1 RESOLVER.ADR.ExRecipNotFound; not found"}], "qqq.reader@contoso.example", reporting="EX02.contoso.example"),
+    "hard", "dsn", [])
+
 
 def main():
     expected_path = HERE / "expected.json"
