@@ -273,8 +273,15 @@ fn feedback_report(message: &Message<'_>) -> Option<Verdict> {
 
 /// Outlook.com's junk-mail reporting program (JMRP) without ARF: the reported message attached,
 /// its recipient in the `X-HmXmrOriginalRecipient` header Outlook.com adds to it.
+/// AOL's older SCOMP reports likewise (the reported message attached, its recipient redacted).
 fn jmrp_report(message: &Message<'_>) -> Option<Verdict> {
-    let reported = message.parts.iter().filter_map(|p| p.message()).find(|m| m.header_raw("X-HmXmrOriginalRecipient").is_some())?;
+    let from = message.from().and_then(|a| a.first()).and_then(|a| a.address()).unwrap_or_default().to_ascii_lowercase();
+    let attached = || message.parts.iter().filter_map(|p| p.message()).next();
+    let reported = match message.parts.iter().filter_map(|p| p.message()).find(|m| m.header_raw("X-HmXmrOriginalRecipient").is_some()) {
+        Some(m) => m,
+        None if ["scomp@aol.net", "staff@hotmail.com"].contains(&from.as_str()) => attached()?,
+        None => return None,
+    };
     let address = reported.header_raw("X-HmXmrOriginalRecipient").and_then(|v| addresses_in(v).into_iter().next());
     let recipients = address.map(|address| RecipientVerdict { address, ..Default::default() }).into_iter().collect();
     Some(Verdict { kind: Kind::Complaint, source: Source::Heuristic, recipients, verp_candidates: Vec::new(), original_message_id: None })
@@ -288,6 +295,7 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "delivery problem", "failed delivery", "delivery failed", "message not delivered", "was not delivered", "mail could not", "message delivery failure",
     "warning: could not send", "mail failure", "no se puede entregar", "não entregue", "non recapitabile", "onbestelbaar", "olevererbart", "недоставлен",
     "unable to deliver", "delivery delayed", "delayed mail", "message delayed", "mail delivery problem", "undeliverable mail", "delivery final failure",
+    "无法发送", "未送达", "반송", "전송 실패", "配信エラー",
     "не доставлено", "配信不能", "配送エラー", "退信", "无法投递", "投递失败", "发送失败", "未能成功投递", "退回",
 ];
 const BOUNCE_SENDERS: &[&str] = &["mailer-daemon", "mailer_daemon", "mailerdaemon", "postmaster", "mail delivery", "mail-daemon", "microsoftexchange", "mail administrator", "mail.delivery"];
@@ -311,13 +319,20 @@ const QUOTED_HEADERS: &[&str] = &[
 /// Where the returned copy starts in a prose report (its length when there is none): at a
 /// marker whose next non-blank line is a header, or at a marker that ends the text. A marker
 /// followed by prose ("原邮件信息：" and a summary) introduces the report, it is not the copy.
+/// Some MTAs paste the copy with no marker: a `Received:` or `Return-Path:` line followed by
+/// another header starts it too.
 fn copy_start(body: &str) -> usize {
     let lines: Vec<(usize, &str)> = body.split_inclusive('\n').scan(0, |at, l| {
         let start = *at;
         *at += l.len();
         Some((start, l))
     }).collect();
+    let header_like = |l: &str| l.split_once(':').is_some_and(|(name, _)| !name.is_empty() && name.len() < 40 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     for (i, (at, line)) in lines.iter().enumerate() {
+        let bare = line.get(..9).is_some_and(|h| h.eq_ignore_ascii_case("received:")) || line.get(..12).is_some_and(|h| h.eq_ignore_ascii_case("return-path:"));
+        if bare && lines[i + 1..].iter().take(4).any(|(_, l)| header_like(l) && !l.starts_with([' ', '\t'])) {
+            return *at;
+        }
         let head: String = line.trim_start_matches(|c: char| c == '-' || c == '=' || c == '*' || c == '_' || c.is_whitespace()).chars().take(48).collect::<String>().to_lowercase();
         if !COPY_MARKERS.iter().any(|m| head.starts_with(m)) {
             continue;
@@ -470,8 +485,12 @@ fn original_senders(message: &Message<'_>, quoted: &str) -> Vec<String> {
 /// what the bytes are: UTF-8 labelled as a single-byte charset, GB18030/GBK labelled as
 /// anything else (Chinese providers do both).
 fn body_text(message: &Message<'_>) -> String {
-    let decoded = message.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
-    let Some(part) = message.text_part(0) else { return decoded };
+    // The first text body that names an address or a reply (an empty or boilerplate first part
+    // is skipped), else the first.
+    let says = |t: &str| t.contains('@') || find_reply_code(t).is_some();
+    let index = (0..4).find(|i| message.body_text(*i).is_some_and(|t| says(&t))).unwrap_or(0);
+    let decoded = message.body_text(index).map(|b| b.into_owned()).unwrap_or_default();
+    let Some(part) = message.text_part(index as u32) else { return decoded };
     let charset = part.content_type().and_then(|ct| ct.attribute("charset")).unwrap_or("us-ascii").to_ascii_lowercase();
     let single_byte = ["us-ascii", "ascii", "iso-8859", "iso8859", "latin", "windows-125", "cp125"].iter().any(|c| charset.starts_with(c));
     let utf8 = charset.starts_with("utf-8") || charset.starts_with("utf8");
@@ -545,7 +564,17 @@ fn is_auto_reply(message: &Message<'_>) -> bool {
     if header("Precedence").is_some_and(|p| p == "auto_reply") {
         return true;
     }
-    auto_reply_subject(&message.subject().unwrap_or_default().to_lowercase())
+    if auto_reply_subject(&message.subject().unwrap_or_default().to_lowercase()) {
+        return true;
+    }
+    // No header, no telling subject ("Re: …"): the opening words of the text.
+    let opening: String = message.body_text(0).unwrap_or_default().chars().take(400).collect::<String>().to_lowercase();
+    [
+        "out of the office", "out of office", "on vacation", "on annual leave", "on leave until", "away from the office", "away from my desk", "this is an automatic reply",
+        "this is an automated reply", "auto-reply", "autoreply", "i am currently away", "i'm currently away", "自动回复", "休假", "abwesend", "absent du bureau",
+    ]
+    .iter()
+    .any(|p| opening.contains(p))
 }
 
 /// `subject` in lower case.
@@ -640,6 +669,15 @@ mod tests {
         assert_eq!(addresses_in("收 件 人：chen.jing@qq.com，<mailto:a+1@x.example> b@c"), ["chen.jing@qq.com", "a+1@x.example"]);
         let sendmail = "The original message was received at Wed\n<u@x.example>\n   ----- Original message follows -----\nTo: v@x.example\n";
         assert_eq!(&sendmail[..copy_start(sendmail)], "The original message was received at Wed\n<u@x.example>\n");
+    }
+
+    /// Text cut at byte offsets must stay on character boundaries: a report in Chinese is read,
+    /// not refused as unreadable because a slice panicked.
+    #[test]
+    fn multibyte_lines_are_read_not_refused() {
+        let raw = "From: MAILER-DAEMON@mx.example.cn\r\nSubject: 退信\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n收件人不存在收件人不存在\r\n收件人：a.b@example.cn\r\nReceived：来自\r\n".as_bytes();
+        let v = read(raw).expect("a readable bounce");
+        assert_eq!((v.kind, v.recipients.iter().map(|r| r.address.as_str()).collect::<Vec<_>>()), (Kind::Hard, vec!["a.b@example.cn"]));
     }
 
     #[test]
