@@ -295,7 +295,7 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "delivery problem", "failed delivery", "delivery failed", "message not delivered", "was not delivered", "mail could not", "message delivery failure",
     "warning: could not send", "mail failure", "no se puede entregar", "não entregue", "non recapitabile", "onbestelbaar", "olevererbart", "недоставлен",
     "unable to deliver", "delivery delayed", "delayed mail", "message delayed", "mail delivery problem", "undeliverable mail", "delivery final failure",
-    "无法发送", "未送达", "반송", "전송 실패", "配信エラー",
+    "无法发送", "未送达", "반송", "전송 실패", "配信エラー", "delivery_failure", "delivery status",
     "не доставлено", "配信不能", "配送エラー", "退信", "无法投递", "投递失败", "发送失败", "未能成功投递", "退回",
 ];
 const BOUNCE_SENDERS: &[&str] = &["mailer-daemon", "mailer_daemon", "mailerdaemon", "postmaster", "mail delivery", "mail-daemon", "microsoftexchange", "mail administrator", "mail.delivery"];
@@ -435,6 +435,12 @@ fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
         }
     }
     let whole = read(report);
+    // A success notice in prose (no DSN part) is about a delivery, not a failure.
+    let delivered = ["successfully delivered", "delivery to the following recipients succeeded", "delivered to the following recipient", "successfully relayed", "delivery succeeded"];
+    if delivered.iter().any(|p| lower.contains(p)) && !has_evidence(report) && find_reply_code(report).is_none_or(|c| c < 400) {
+        let recipients = addresses.into_iter().map(|address| RecipientVerdict { address, action: Some("delivered".into()), ..Default::default() }).collect();
+        return Some(Verdict { kind: Kind::NotBounce, source: Source::Heuristic, recipients, verp_candidates: Vec::new(), original_message_id: None });
+    }
     let segments = Segments::new(report);
     let recipients: Vec<RecipientVerdict> = addresses
         .iter()
@@ -641,11 +647,14 @@ mod tests {
     /// Arbitrary bytes — truncated, binary, mixed with report markers — never panic the reader.
     #[test]
     fn never_panics_on_garbage() {
-        let seeds: [&[u8]; 4] = [
+        let seeds: [&[u8]; 7] = [
             b"Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822;",
             "Subject: 退信\r\nFrom: MAILER-DAEMON\r\n\r\n550 收件人不存在 5.".as_bytes(),
             b"From: a\r\n\r\n\xff\xfe\x00<@>:\r\n--",
             b"Content-Type: message/feedback-report\r\n\r\nFeedback-Type:",
+            "From: MAILER-DAEMON\r\nX-Failed-Recipients: a@b.cn\r\n\r\n> Final-Recipient: rfc822; a@b.cn\r\n> Status: 5.1.1\r\nReceived: 收件人\r\nFrom: x@y.z\r\n".as_bytes(),
+            b"From: staff@hotmail.com\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\nContent-Type: message/rfc822\r\n\r\nX-HmXmrOriginalRecipient: <a@b.c>\r\n",
+            "Subject: Undeliverable\r\n\r\nSMTP=IMCEAEX-_O=X@y.z 'a@b.c'; #< #5.1.1 smtp;550 5.1.1 RESOLVER.ADR.RecipNotFound>\r\n退".as_bytes(),
         ];
         let mut state = 0x2545_f491_4f6c_dd1du64;
         for seed in seeds {

@@ -893,6 +893,14 @@ add("154-report-in-second-text-part.eml", envelope(154, "Mail Gateway <mailer-da
     f"--{b}\nContent-Type: text/plain; charset=us-ascii\n\nDelivery to uuu.reader@secure.example failed:\n  550 5.1.1 <uuu.reader@secure.example>... User unknown\n\n"
     f"--{b}\nContent-Type: message/rfc822\n\n{original('uuu.reader@secure.example', 154)}\n--{b}--\n", "hard", "heuristic", [("uuu.reader@secure.example", "hard", "user_unknown")])
 
+add("155-prose-delivery-success-notice.eml", prose(155, "Mail Delivery Subsystem <mailer-daemon@legacy-gw.example>", "Delivery Status Notification (Success)",
+    """This is an automatically generated Delivery Status Notification.
+
+Your message has been successfully delivered to the following recipients:
+
+   vvv.reader@legacy-gw.example
+""", "vvv.reader@legacy-gw.example", attach=True), "not_bounce", "heuristic", [("vvv.reader@legacy-gw.example", None, None)])
+
 
 def main():
     expected_path = HERE / "expected.json"
