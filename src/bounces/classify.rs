@@ -82,7 +82,7 @@ const FULL: &[&str] = &[
 ];
 const TOO_LARGE: &[&str] = &["too large", "message size exceeds", "size limit", "exceeds fixed maximum message size", "message too big", "size exceeds", "邮件过大"];
 const RATE: &[&str] = &[
-    "rate limit", "rate-limit", "ratelimit", "too many", "try again later", "throttl", "at a rate that", "slow down", "sending rate", "频率", "过于频繁",
+    "rate limit", "rate-limit", "ratelimit", "too many", "throttl", "at a rate that", "slow down", "sending rate", "频率", "过于频繁",
 ];
 const EXPIRED: &[&str] = &["retry timeout exceeded", "delivery time expired", "time expired", "expired", "gave up", "could not be delivered for", "unable to deliver for"];
 const BLOCKED: &[&str] = &[

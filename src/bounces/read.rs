@@ -414,10 +414,14 @@ fn prose_bounce(message: &Message<'_>) -> Option<Verdict> {
         }
     }
     let permanent = lower.contains("permanent") || lower.contains("fatal error");
+    // A delay warning: the sender is still trying, whatever the last error sounded like.
+    let warning = ["has not yet been delivered", "still being retried", "will be retried", "will keep trying", "warning: message", "this is a warning", "delivery delayed", "delayed mail", "延迟"]
+        .iter()
+        .any(|p| lower.contains(p) || subject.contains(p));
     let read = |text: &str| {
         let status = find_enhanced_status(text).map(str::to_string);
         let code = find_reply_code(text);
-        let temporary = (code.is_some_and(|c| c < 500) || status.as_deref().is_some_and(|s| s.starts_with("4."))) && !permanent;
+        let temporary = warning || ((code.is_some_and(|c| c < 500) || status.as_deref().is_some_and(|s| s.starts_with("4."))) && !permanent);
         let diagnostic = text.lines().map(str::trim).find(|l| code.is_some_and(|c| l.contains(&c.to_string())) || status.as_deref().is_some_and(|s| l.contains(s))).map(str::to_string);
         let (hard, reason) = classify(status.as_deref(), text, temporary);
         (hard, reason, status, diagnostic)

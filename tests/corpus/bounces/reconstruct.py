@@ -901,6 +901,28 @@ Your message has been successfully delivered to the following recipients:
    vvv.reader@legacy-gw.example
 """, "vvv.reader@legacy-gw.example", attach=True), "not_bounce", "heuristic", [("vvv.reader@legacy-gw.example", None, None)])
 
+add("156-exim-delay-warning.eml", prose(156, "Mail Delivery System <Mailer-Daemon@mx.remote.example>", "Warning: message 1vNq3x-000Fz1-2b delayed 24 hours",
+    """This message was created automatically by mail delivery software.
+A message that you sent has not yet been delivered to one or more of its
+recipients after more than 24 hours on the queue on mx.remote.example.
+
+The message identifier is:     1vNq3x-000Fz1-2b
+The subject of the message is: Tech Newsletter, November 2026
+The date of the message is:    Wed, 25 Nov 2026 06:14:41 +0000
+
+The address to which the message has not yet been delivered is:
+
+  www.reader@unreachable.example
+    host mx.unreachable.example [203.0.113.156]
+    Delay reason: SMTP error from remote mail server after RCPT TO:<www.reader@unreachable.example>:
+    550 5.1.1 mailbox temporarily unknown, try again later
+
+No action is required on your part. Delivery attempts will continue for
+some time, and this warning may be repeated at intervals if the message
+remains undelivered. Eventually the mail delivery software will give up,
+and when that happens, the message will be returned to you.
+""", None, extra="Auto-Submitted: auto-replied\n"), "soft", "heuristic", [("www.reader@unreachable.example", "soft", "transient")])
+
 
 def main():
     expected_path = HERE / "expected.json"
