@@ -313,7 +313,8 @@ const COPY_HEADERS: &[&str] = &["return-path:", "received:", "from:", "to:", "su
 /// Lines of the report that quote the original's headers rather than name a failed recipient.
 const QUOTED_HEADERS: &[&str] = &[
     "return-path:", "from:", "to:", "cc:", "bcc:", "reply-to:", "sender:", "errors-to:", "list-", "message-id:", "in-reply-to:", "references:", "received:",
-    "delivered-to:", "x-original-to:", "envelope-to:", "resent-", "x-envelope-from:", "x-sender:",
+    "delivered-to:", "x-original-to:", "envelope-to:", "resent-", "x-envelope-from:", "x-sender:", "original-message-id:", "x-original-message-id:", "x-message-id:",
+    "message-id ", "dkim-signature:", "feedback-id:",
 ];
 
 /// Where the returned copy starts in a prose report (its length when there is none): at a
@@ -466,9 +467,14 @@ fn is_quoted_header(line: &str) -> bool {
 }
 
 /// Addresses that are never a failed recipient: reporting systems, our own VERP senders and list
-/// machinery (ours or another list manager's, e.g. Mailman's `mailman.0.…@` VERP).
+/// machinery (ours or another list manager's, e.g. Mailman's `mailman.0.…@` VERP), and message
+/// IDs quoted in prose (Postfix's `20261125061709.6F1A29DA201@host`: more digits than a phone
+/// number or a QQ number has).
 fn is_service_address(address: &str) -> bool {
     let local = address.split('@').next().unwrap_or_default().to_ascii_lowercase();
+    if local.bytes().filter(u8::is_ascii_digit).count() >= 14 {
+        return true;
+    }
     ["bounces+", "bounce+", "bounce-", "mailman.", "owner-", "mailer-daemon", "postmaster", "mailer_daemon"].iter().any(|p| local.starts_with(p))
         || ["abuse", "hostmaster", "noc", "helpdesk"].contains(&local.as_str())
         || ["-bounces", "-owner", "-request", "-admin"].iter().any(|s| local.ends_with(s) || local.contains(&format!("{s}+")))
@@ -675,6 +681,19 @@ mod tests {
                 let _ = read(&bytes);
             }
         }
+    }
+
+    #[test]
+    fn message_ids_and_list_machinery_are_not_recipients() {
+        for not_one in ["20261125061709.6F1A29DA201@out1.news.example.org", "mailman.0.15a2.x@lists.other.example", "news-bounces@lists.example.org", "bounces+s1-i3-x@bounce.news.example.org"] {
+            assert!(is_service_address(not_one), "{not_one}");
+        }
+        for reader in ["13812345678@139.com", "123456789@qq.com", "jane.doe@example.com"] {
+            assert!(!is_service_address(reader), "{reader}");
+        }
+        assert_eq!(clean_address("'SMTP=j.doe@legacy.example'."), Some("j.doe@legacy.example".into()));
+        assert_eq!(clean_address("IMCEAEX-_O=CONTOSO_CN=JSMITH@contoso.example"), None);
+        assert_eq!(clean_address("yy.reader@mailhost"), None, "a host name without a domain");
     }
 
     #[test]
