@@ -4,9 +4,16 @@
 # floor), measured in the same run. The corpus's recipients are subscribers, so bounces are
 # matched, recorded and the policy applied, as in production.
 # Usage: bash bench/bounces.sh [MESSAGES]
+#        bash bench/bounces.sh --score [DIR]   detection, hard recall, wrongful hard, complaints,
+#          auto-replies and recipients on the corpus (or DIR, laid out as tests/corpus/bounces:
+#          *.eml and expected.json), against the goals of issue 15; exit 1 when one is missed.
 set -euo pipefail
-n=${1:-10000}
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--score" ]; then
+  [ -z "${2:-}" ] || export TIDINGS_BOUNCE_CORPUS=$(realpath "$2")
+  exec cargo test --quiet --test bounce_corpus -- --exact corpus_scores_meet_the_goals --nocapture
+fi
+n=${1:-10000}
 cargo build --release --quiet
 bin=$PWD/target/release/tidings
 corpus=$PWD/tests/corpus/bounces

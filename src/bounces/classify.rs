@@ -47,28 +47,61 @@ impl Reason {
     }
 }
 
-/// Phrases, lower-case, in the languages bounces come in.
+/// Phrases, lower-case, in the languages bounces come in. Learned from the texts MTAs and
+/// providers send (Postfix, Exim, Sendmail, qmail, Courier, Exchange, Gmail, Yahoo, Outlook.com,
+/// GMX, Mail.ru, Yandex, QQ, NetEase, Sina, Domino, X.400 gateways…).
 const USER_UNKNOWN: &[&str] = &[
-    "user unknown", "unknown user", "no such user", "no such recipient", "user not found", "recipient not found", "recipientnotfound", "does not exist",
-    "doesn't exist", "no mailbox here", "mailbox not found", "invalid recipient", "invalid mailbox", "unknown recipient", "recipient unknown",
+    "user unknown", "unknown user", "no such user", "no such recipient", "user not found", "recipient not found", "recipientnotfound", "recipnotfound",
+    "does not exist", "doesn't exist", "no mailbox here", "mailbox not found", "invalid recipient", "invalid mailbox", "unknown recipient", "recipient unknown",
     "address rejected: user", "not a valid mailbox", "no such account", "doesn't have a", "account that you tried to reach does not exist", "unrouteable address",
-    "收件人不存在", "用户不存在", "帐号不存在", "账号不存在", "账户不存在", "地址不存在",
+    "mailbox unavailable", "no such mailbox", "unknown mailbox", "mailbox unknown", "no such address", "unknown address", "address unknown", "address not found",
+    "addressee unknown", "unknown local part", "unknown local-part", "user doesn't exist", "no such person", "not our customer", "couldn't be found",
+    "wasn't found at the destination", "not listed in domino directory", "not listed in public name", "unrecognised o/r name", "unrecognized o/r name",
+    "name is not recognized", "recipient not recognized", "invalid address", "bad destination mailbox", "mailbox does not exist", "account not found",
+    "user not exist", "unknown or illegal alias", "utilisateur inconnu", "adresse inconnue", "usuario desconocido", "usuário inexistente",
+    "user is unknown", "recipient is unknown", "address is unknown", "mailbox is unknown", "mailbox is not found", "user is not found", "recipient is not found",
+    "not a valid recipient", "not a valid user", "no such local user", "mailbox name not allowed", "无此用户", "地址无效", "empfänger unbekannt", "benutzer unbekannt", "unbekannter empfänger", "utente sconosciuto", "нет такого пользователя", "пользователь не найден",
+    "收件人不存在", "用户不存在", "帐号不存在", "账号不存在", "账户不存在", "帐户不存在", "地址不存在", "邮箱不存在", "用户名不存在",
 ];
-const DOMAIN_UNKNOWN: &[&str] = &["host not found", "host unknown", "domain not found", "no such domain", "name service error", "nxdomain", "domain does not exist", "null mx", "unrouteable domain", "域名不存在"];
+const DOMAIN_UNKNOWN: &[&str] = &[
+    "host not found", "host unknown", "domain not found", "no such domain", "name service error", "nxdomain", "domain does not exist", "null mx", "nullmx",
+    "unrouteable domain", "unroutable domain", "non-existent host", "nonexistent domain", "non-existent domain", "unknown domain", "domain unknown",
+    "domain name not found", "couldn't find any host", "no such host", "no mx record", "unknown host", "unrouteable mail domain", "name or service not known", "域名不存在",
+];
+/// The receiving domain takes no mail at all (a null MX and its kin, RFC 7505): as bad as no domain.
+const NOT_ACCEPT: &[&str] = &["does not accept mail", "domain does not accept", "accepts no mail", "not accepting any mail"];
 const MOVED: &[&str] = &["has moved", "user has moved", "address has changed", "no longer valid, please use"];
 /// Not a bare "suspended": Postfix's "delivery temporarily suspended" is about the route, not the mailbox.
 const DISABLED: &[&str] = &[
     "disabled", "deactivated", "inactive", "account suspended", "account is suspended", "account has been suspended", "mailbox suspended", "mailbox is suspended",
     "user suspended", "account is locked", "account has been locked", "已停用", "已冻结",
 ];
-const FULL: &[&str] = &["mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage", "insufficient storage", "out of storage", "mailbox size limit", "邮箱已满", "空间不足", "容量已满"];
-const TOO_LARGE: &[&str] = &["too large", "message size exceeds", "size limit", "exceeds fixed maximum message size", "message too big", "邮件过大"];
-const RATE: &[&str] = &["rate limit", "rate-limit", "ratelimit", "too many", "try again later", "throttl", "频率"];
+const FULL: &[&str] = &[
+    "mailbox full", "mailbox is full", "over quota", "quota exceeded", "exceeded storage", "insufficient storage", "out of storage", "mailbox size limit", "inbox is full",
+    "quota exceed", "exceeds quota", "over its quota", "mailbox has exceeded", "not enough storage", "boîte pleine", "postfach voll", "邮箱已满", "空间不足", "容量已满", "空间已满", "邮箱满",
+];
+const TOO_LARGE: &[&str] = &["too large", "message size exceeds", "size limit", "exceeds fixed maximum message size", "message too big", "size exceeds", "邮件过大"];
+const RATE: &[&str] = &[
+    "rate limit", "rate-limit", "ratelimit", "too many", "throttl", "at a rate that", "slow down", "sending rate", "频率", "过于频繁",
+];
 const EXPIRED: &[&str] = &["retry timeout exceeded", "delivery time expired", "time expired", "expired", "gave up", "could not be delivered for", "unable to deliver for"];
 const BLOCKED: &[&str] = &[
-    "spam", "blocked", "blacklist", "blocklist", "block list", "policy", "reputation", "dmarc", "spf", "dkim", "unauthenticated", "authentication",
+    "spam", "blocked", "blacklist", "blocklist", "block list", "black list", "policy", "reputation", "dmarc", "spf", "dkim", "unauthenticated", "authentication",
     "relay access denied", "relaying denied", "not permitted to relay", "ptr", "reverse dns", "rdns", "content rejected", "rejected due to content",
-    "message rejected", "listed at", "spamhaus", "denied", "垃圾邮件", "拒绝", "拦截",
+    "message rejected", "listed at", "spamhaus", "denied", "unsolicited", "prohibit", "not allowed", "banned", "junk", "virus", "malware",
+    "phish", "complaints", "rbl", "dnsbl", "spamcop", "barracuda", "cloudmark", "not authorized", "unauthorized", "client host", "[tss0", "[ts0",
+    "suspicion", "suspicious", "mail content", "垃圾邮件", "拒绝", "拦截", "被拒", "拒收",
+];
+/// Words that mean the receiver refused *our message or server* rather than the address, strong
+/// enough to outweigh an address-sounding status code.
+const REFUSED_US: &[&str] = &[
+    "spam", "blacklist", "blocklist", "block list", "black list", "reputation", "dmarc", "spamhaus", "unsolicited", "listed at", "dnsbl", "rbl", "spamcop",
+    "barracuda", "policy", "垃圾邮件",
+];
+/// The refusal names our sender (MAIL FROM, the envelope or header sender): about us, never the reader.
+const SENDER_REFUSED: &[&str] = &[
+    "sender address rejected", "sender rejected", "sender verify failed", "sender verification failed", "envelope sender", "sender domain", "unknown sender",
+    "sender unknown", "sender denied", "invalid sender", "sender address invalid", "sender address is invalid", "badmailfrom", "after mail from", "mail from address", "sender is not allowed", "spoof", "from address",
 ];
 
 /// Reads a refusal: `status` is an enhanced status code (`5.1.1`) when known, `text` the
@@ -83,12 +116,35 @@ fn reason(status: Option<&str>, t: &str, temporary: bool) -> Reason {
     let has = |phrases: &[&str]| phrases.iter().any(|p| t.contains(p));
     let status = status.or_else(|| find_enhanced_status(t)).unwrap_or("");
     let (class, detail) = status.split_once('.').unwrap_or((status, ""));
+    // RFC 3463's codes for a bad sender (5.1.7, 5.1.8) and RFC 7505's for our sender's null MX.
+    if matches!(detail, "1.7" | "1.8" | "7.27") || has(SENDER_REFUSED) {
+        return Reason::Blocked;
+    }
+    let user = has(USER_UNKNOWN);
+    let not_accept = NOT_ACCEPT.iter().any(|p| t.match_indices(p).any(|(at, _)| !t[at + p.len()..].trim_start().starts_with("from")));
+    // An address-sounding code with words that say otherwise (a full mailbox sent as 5.1.1, a
+    // spam block sent as 5.1.0, a rate limit as 5.2.1): the words win, unless they also name
+    // the address as unknown.
+    let address_code = matches!(detail, "1.0" | "1.1" | "1.2" | "1.3" | "1.6" | "1.10" | "2.1" | "4.4");
+    if address_code && !user {
+        if has(FULL) {
+            return Reason::MailboxFull;
+        }
+        if has(REFUSED_US) || (detail.starts_with("1.") && has(BLOCKED)) {
+            return Reason::Blocked;
+        }
+        if has(RATE) {
+            return Reason::RateLimited;
+        }
+    }
     match detail {
-        "1.1" | "1.0" if has(BLOCKED) && !has(USER_UNKNOWN) => return Reason::Blocked,
-        "1.1" | "1.0" | "1.3" => return Reason::UserUnknown,
-        "1.10" if t.contains("null mx") => return Reason::DomainUnknown,
-        "1.10" => return Reason::UserUnknown,
-        "1.2" | "4.4" => return Reason::DomainUnknown,
+        "1.10" | "1.2" if not_accept || has(&["null mx", "nullmx"]) => return Reason::DomainUnknown,
+        "1.1" | "1.0" | "1.3" | "1.10" => return Reason::UserUnknown,
+        "1.2" => return Reason::DomainUnknown,
+        // "Unable to route" is a DNS answer of no such domain, or a network failure.
+        "4.4" if has(DOMAIN_UNKNOWN) && !t.contains("try again") => return Reason::DomainUnknown,
+        // Office 365's directory-based edge blocking: the tenant has no such recipient.
+        "4.1" if t.contains("recipient address rejected: access denied") => return Reason::UserUnknown,
         "1.6" => return Reason::Moved,
         "2.1" => return Reason::MailboxDisabled,
         "2.2" => return Reason::MailboxFull,
@@ -100,12 +156,19 @@ fn reason(status: Option<&str>, t: &str, temporary: bool) -> Reason {
         return Reason::Transient;
     }
     if detail.starts_with("7.") {
-        return if has(RATE) { Reason::RateLimited } else { Reason::Blocked };
+        // Some receivers answer an unknown user with 5.7.1 ("No such user!").
+        return if user && !has(BLOCKED) {
+            Reason::UserUnknown
+        } else if has(REFUSED_US) || !has(RATE) {
+            Reason::Blocked
+        } else {
+            Reason::RateLimited
+        };
     }
     // No telling status code: the words decide, the address's faults first.
-    if has(USER_UNKNOWN) {
+    if user {
         Reason::UserUnknown
-    } else if has(DOMAIN_UNKNOWN) {
+    } else if has(DOMAIN_UNKNOWN) && !t.contains("try again") || not_accept {
         Reason::DomainUnknown
     } else if has(MOVED) {
         Reason::Moved
@@ -113,6 +176,8 @@ fn reason(status: Option<&str>, t: &str, temporary: bool) -> Reason {
         Reason::MailboxFull
     } else if has(TOO_LARGE) {
         Reason::MessageTooLarge
+    } else if has(REFUSED_US) {
+        Reason::Blocked
     } else if has(RATE) {
         Reason::RateLimited
     } else if has(BLOCKED) {
@@ -126,6 +191,13 @@ fn reason(status: Option<&str>, t: &str, temporary: bool) -> Reason {
     } else {
         Reason::Other
     }
+}
+
+/// Whether a text says anything the classifier can read: a status code or a known phrase.
+pub fn has_evidence(text: &str) -> bool {
+    let t = text.to_lowercase();
+    find_enhanced_status(&t).is_some_and(|s| !s.ends_with(".0.0"))
+        || [USER_UNKNOWN, DOMAIN_UNKNOWN, NOT_ACCEPT, MOVED, DISABLED, FULL, TOO_LARGE, RATE, EXPIRED, BLOCKED, SENDER_REFUSED].iter().any(|l| l.iter().any(|p| t.contains(p)))
 }
 
 /// The first enhanced status code (`5.1.1`) in a text.
@@ -145,8 +217,15 @@ pub fn find_enhanced_status(text: &str) -> Option<&str> {
 }
 
 /// The first SMTP reply code (`550`) in a text.
+/// Only a number standing alone: not part of a host name (`x400gw`), an IP address or a date.
 pub fn find_reply_code(text: &str) -> Option<u16> {
-    text.split(|c: char| !c.is_ascii_digit()).find(|w| w.len() == 3 && matches!(w.as_bytes()[0], b'4' | b'5')).and_then(|w| w.parse().ok())
+    let b = text.as_bytes();
+    let apart = |i: usize| b.get(i).is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'.'));
+    (0..b.len().saturating_sub(2)).find_map(|i| {
+        let word = &b[i..i + 3];
+        let standalone = (i == 0 || apart(i - 1)) && apart(i + 3);
+        (standalone && matches!(word[0], b'4' | b'5') && word.iter().all(u8::is_ascii_digit)).then(|| u16::from(word[0] - b'0') * 100 + u16::from(word[1] - b'0') * 10 + u16::from(word[2] - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -179,5 +258,6 @@ mod tests {
         assert_eq!(find_enhanced_status("version 10.2.3.4 and 5.7.26 policy"), Some("5.7.26"));
         assert_eq!(find_enhanced_status("no code"), None);
         assert_eq!(find_reply_code("host said: 554 delivery error"), Some(554));
+        assert_eq!(find_reply_code("<k@x400gw.example.de> at 203.0.113.45 said: 550-5.1.1"), Some(550), "not a host name's digits, not an IP address");
     }
 }

@@ -65,6 +65,36 @@ mod tests {
         assert_eq!(read_refusal(Some(550), "550 something else"), (false, "other"));
     }
 
+    /// The big providers' refusals of our message or server, as they answer at RCPT or DATA:
+    /// never held against the reader, tallied as blocks for the receiving domain.
+    #[test]
+    fn providers_policy_refusals_are_blocks() {
+        let blocks = [
+            (550, "550-5.7.1 [198.51.100.7] Our system has detected that this message is likely unsolicited mail. To reduce the amount of spam sent to Gmail, this message has been blocked."),
+            (421, "421-4.7.28 [198.51.100.7] Our system has detected an unusual rate of unsolicited mail originating from your IP address."),
+            (550, "550 5.7.1 Service unavailable; Client host [198.51.100.7] blocked using Spamhaus. To request removal from this list see https://www.spamhaus.org/query/ip/198.51.100.7 (AS3130)"),
+            (550, "550 5.7.1 Unfortunately, messages from [198.51.100.7] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150)."),
+            (421, "421 4.7.0 [TSS04] Messages from 198.51.100.7 temporarily deferred due to unexpected volume or user complaints"),
+            (550, "550 Mail content denied. http://service.mail.qq.com/detail/122/171"),
+            (554, "554 DT:SPM 163 smtp3,DcmowAD3 1764051600 http://mail.163.com/help/help_spam_16.htm?ip=198.51.100.7"),
+            (554, "554 5.7.1 [2] Message rejected under suspicion of SPAM"),
+            (554, "554 5.7.0 Blocked - see https://ipcheck.proofpoint.com/?ip=198.51.100.7"),
+            (550, "550 5.1.0 <news@news.example.org>: Sender address rejected: User unknown in local recipient table"),
+            (550, "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP."),
+        ];
+        for (code, reply) in blocks {
+            assert_eq!(read_refusal(Some(code), reply), (false, "blocked"), "{reply}");
+        }
+        assert_eq!(read_refusal(Some(550), "550 5.7.1 No such user!"), (true, "user_unknown"), "Yandex answers an unknown user with 5.7.1");
+        assert_eq!(read_refusal(Some(550), "550 5.4.1 Recipient address rejected: Access denied. AS(201806281)"), (true, "user_unknown"), "Office 365's directory check");
+        assert_eq!(read_refusal(Some(550), "550 5.5.0 Requested action not taken: mailbox unavailable"), (true, "user_unknown"));
+        assert_eq!(read_refusal(Some(552), "552 5.1.1 <x@example.com> mailbox full"), (false, "mailbox_full"), "a full mailbox sent with an address code");
+        assert_eq!(read_refusal(Some(550), "550 5.1.1 too many messages from your server, slow down"), (false, "rate_limited"));
+        assert_eq!(read_refusal(Some(421), "421 4.7.0 mx.example Error: too many connections from 198.51.100.7"), (false, "rate_limited"));
+        assert_eq!(read_refusal(Some(556), "556 5.1.10 <x@parked.example>: Recipient address rejected: Domain parked.example does not accept mail (nullMX)"), (true, "domain_unknown"));
+        assert_eq!(read_refusal(Some(550), "550 5.4.4 Unable to route: connect to mx.example.org: Connection refused"), (false, "other"), "a network failure is not an unknown domain");
+    }
+
     #[test]
     fn transient_failures_retry_until_the_last_attempt() {
         let now = Utc::now();
