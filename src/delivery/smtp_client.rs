@@ -213,18 +213,6 @@ impl Connection {
         if reply.code == 235 { Ok(()) } else { Err(reply.into_error("AUTH")) }
     }
 
-    /// Whether the relay offered PIPELINING (the envelope then costs one round trip).
-    pub fn offers_pipelining(&self) -> bool {
-        self.extensions.pipelining
-    }
-
-    /// Asks whether the relay takes `from` as a sender, then resets: no message is sent.
-    pub async fn try_sender(&mut self, from: &str) -> Result<(), SendError> {
-        let reply = self.command(format!("MAIL FROM:<{from}>\r\n").as_bytes()).await?;
-        let _ = self.command(b"RSET\r\n").await;
-        if reply.code == 250 { Ok(()) } else { Err(reply.into_error("MAIL FROM")) }
-    }
-
     /// Checks an idle connection before it carries a message.
     pub async fn noop(&mut self) -> bool {
         matches!(self.command(b"NOOP\r\n").await, Ok(reply) if reply.code == 250)
