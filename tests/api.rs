@@ -421,3 +421,33 @@ fn an_erased_reader_is_not_left_in_an_import_report() {
         assert!(!bytes.windows(11).any(|w| w == b"left.reader"), "{file} still holds the address");
     }
 }
+
+#[test]
+fn a_token_may_hold_four_progress_streams_at_once() {
+    let mut api = Api::start();
+    // With the relay down the send stays under way, so its streams stay open.
+    api.sink.stop();
+    api.t.ok(&["list", "create", "news", "--name", "Tech News", "--language", "en"]);
+    api.t.ok(&["subscriber", "add", "reader@example.com", "--list", "news", "--confirmed"]);
+    let owner = api.token("watcher", "owner");
+    assert_eq!(api.post(&owner, "/api/v1/issues").header("content-type", "text/markdown").body(ISSUE).send().unwrap().status(), StatusCode::CREATED);
+    assert_eq!(api.post(&owner, "/api/v1/issues/2026-12/send").send().unwrap().status(), StatusCode::ACCEPTED);
+    let open = |token: &str| api.get(token, "/api/v1/issues/2026-12/events").timeout(Duration::from_secs(60)).send().unwrap();
+    let streams: Vec<_> = (0..4).map(|_| open(&owner)).collect();
+    assert!(streams.iter().all(|s| s.status() == StatusCode::OK));
+    let fifth = open(&owner);
+    assert_eq!(fifth.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string()), Some("10".into()));
+    assert_eq!(refused(fifth, StatusCode::TOO_MANY_REQUESTS)["code"], "too_many_streams");
+    let other = api.token("another", "viewer");
+    assert_eq!(open(&other).status(), StatusCode::OK, "another token has its own four");
+    drop(streams);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let again = open(&owner);
+        if again.status() == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a closed stream frees its place");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
