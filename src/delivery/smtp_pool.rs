@@ -45,24 +45,23 @@ impl SmtpPool {
 }
 
 /// How to reach the relay `smtp` names, with its TLS and credentials.
-pub fn settings(smtp: &SmtpConfig) -> Result<Settings, TransportError> {
-        let tls = match smtp.tls {
-            TlsMode::None => None,
-            TlsMode::Starttls | TlsMode::Tls => Some(tls_connector(&smtp.host, trust_anchors(smtp)).map_err(|e| TransportError(format!("TLS for {}: {e}", smtp.host)))?),
-        };
-        let credentials = (!smtp.username.is_empty()).then(|| (smtp.username.clone(), smtp.password.expose().to_string()));
-        Ok(Settings {
-            host: smtp.host.clone(),
-            port: smtp.port,
-            hello: ClientId::default().to_string(),
-            tls,
-            implicit_tls: smtp.tls == TlsMode::Tls,
-            credentials,
-        })
+fn settings(smtp: &SmtpConfig) -> Result<Settings, TransportError> {
+    let tls = match smtp.tls {
+        TlsMode::None => None,
+        TlsMode::Starttls | TlsMode::Tls => Some(tls_connector(&smtp.host, trust_anchors(smtp)).map_err(|e| TransportError(format!("TLS for {}: {e}", smtp.host)))?),
+    };
+    let credentials = (!smtp.username.is_empty()).then(|| (smtp.username.clone(), smtp.password.expose().to_string()));
+    Ok(Settings {
+        host: smtp.host.clone(),
+        port: smtp.port,
+        hello: ClientId::default().to_string(),
+        tls,
+        implicit_tls: smtp.tls == TlsMode::Tls,
+        credentials,
+    })
 }
 
 impl SmtpPool {
-
     /// Sends one message over a pooled connection. A connection that broke (I/O error, 421,
     /// timeout) is dropped; a healthy one goes back to the pool, also after a refused recipient.
     pub async fn send(&self, from: &str, to: &[&str], message: &[u8]) -> Result<(), SendError> {
