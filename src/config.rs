@@ -352,8 +352,11 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if !self.database.url.starts_with("sqlite:") {
-            return Err(format!("database.url {:?} is not a sqlite: URL", self.database.url));
+        let url = &self.database.url;
+        if !url.starts_with("sqlite:") && !crate::store::is_postgres_url(url) {
+            // Only the scheme: the rest may hold a password.
+            let scheme = url.split_once(':').map_or(url.as_str(), |(s, _)| s);
+            return Err(format!("database.url has the scheme {scheme:?}: it must be a sqlite: URL (a file) or a postgres:// URL"));
         }
         if self.delivery.concurrency == 0 || self.smtp.pool_size == 0 {
             return Err("delivery.concurrency and smtp.pool_size must be at least 1".into());

@@ -116,8 +116,7 @@ fn logins_fail_alike_are_rate_limited_and_pages_need_a_session() {
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline' ;") && !csp.contains("script-src 'unsafe-inline'"), "{csp}");
 
     // The login is in the audit trail, with where it came from.
-    let events = std::process::Command::new("sqlite3").arg(a.t.db_path()).arg("SELECT type, actor, detail FROM events WHERE type = 'staff.login'").output().unwrap();
-    let events = String::from_utf8_lossy(&events.stdout);
+    let events = a.t.sql("SELECT type, actor, detail FROM events WHERE type = 'staff.login'");
     assert!(events.contains("staff:owner@example.com") && events.contains("203.0.113.10"), "the client behind the proxy: {events}");
 }
 

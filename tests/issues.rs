@@ -558,11 +558,11 @@ fn drafts_editors_wrote_before_the_upgrade_are_taken_out_of_public_view_by_the_m
         let file = t.write(&format!("{slug}.md"), format!("+++\nlist = \"cstn\"\nslug = \"{slug}\"\ntitle = \"T\"\ndate = 2021-01-31\n+++\n\nBody.\n"));
         t.ok(&["issue", "add", &file]);
     }
-    let sql = |q: &str| {
-        let out = std::process::Command::new("sqlite3").arg(t.db_path()).arg(q).output().unwrap();
-        assert!(out.status.success(), "{q}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    if t.is_postgres() {
+        // Databases of the version before 0006 exist only as SQLite files.
+        return;
+    }
+    let sql = |q: &str| t.sql(q);
     // As 0005 left a database: an editor's draft (written through the admin pages) marked released.
     sql("DROP TRIGGER events_append_only_update;
          UPDATE events SET actor = 'staff:ed@example.com from 192.0.2.1' WHERE type = 'issue.created' AND issue_id = (SELECT id FROM issues WHERE slug = 'editor');

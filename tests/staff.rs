@@ -34,8 +34,7 @@ fn staff_accounts_are_added_listed_and_removed_and_weak_input_is_refused() {
     assert!(!staff.to_string().contains("argon2"), "the hash is never printed");
     t.ok(&["staff", "remove", "editor@example.com"]);
     assert!(t.fails(&["staff", "remove", "editor@example.com"], 2).contains("no staff account"));
-    let audit = std::process::Command::new("sqlite3").arg(t.db_path()).arg("SELECT type || ' ' || actor FROM events ORDER BY id").output().unwrap();
-    let audit = String::from_utf8_lossy(&audit.stdout);
+    let audit = t.sql("SELECT type || ' ' || actor FROM events ORDER BY id");
     assert!(audit.contains("staff.added cli") && audit.contains("staff.removed cli"), "{audit}");
 }
 
@@ -44,8 +43,7 @@ fn a_token_is_shown_once_stored_hashed_and_revoked_by_name() {
     let t = Tidings::new();
     let token = t.ok(&["token", "create", "--name", "ci", "--role", "viewer"]).trim().to_string();
     assert!(token.starts_with("tid_") && token.len() == 47, "{token}");
-    let stored = std::process::Command::new("sqlite3").arg(t.db_path()).arg("SELECT token_hash FROM api_tokens").output().unwrap();
-    let stored = String::from_utf8_lossy(&stored.stdout);
+    let stored = t.sql("SELECT token_hash FROM api_tokens");
     assert!(!stored.contains(&token[4..]) && stored.trim().len() == 64, "only a digest is kept: {stored}");
     assert!(t.fails(&["token", "create", "--name", "ci", "--role", "viewer"], 2).contains("already exists"));
     assert!(t.ok(&["token", "ls"]).contains("ci"));

@@ -472,12 +472,8 @@ fn behind_a_trusted_proxy_limits_and_consent_see_the_forwarded_client_and_nobody
     let codes: Vec<u16> = ["a1", "a2", "a3"].iter().map(|n| s.subscribe(&via_proxy("203.0.113.1"), &[("email", &format!("{n}@example.com"))]).status().as_u16()).collect();
     assert_eq!(codes, [200, 200, 429], "one forwarded client is limited");
     assert_eq!(s.subscribe(&via_proxy("203.0.113.2"), &[("email", "b@example.com")]).status(), StatusCode::OK, "another client behind the same proxy is not");
-    let consent = std::process::Command::new("sqlite3")
-        .arg(s.t.db_path())
-        .arg("SELECT consent_ip FROM subscriptions JOIN subscribers ON subscribers.id = subscriber_id WHERE email = 'b@example.com'")
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&consent.stdout).trim(), "203.0.113.2", "the consent record holds the client, not the proxy");
+    let consent = s.t.sql("SELECT consent_ip FROM subscriptions JOIN subscribers ON subscribers.id = subscriber_id WHERE email = 'b@example.com'");
+    assert_eq!(consent, "203.0.113.2", "the consent record holds the client, not the proxy");
 
     // Without trusted proxies the header is the client's own claim and changes nothing.
     let direct = site(&[("TIDINGS_HTTP__SUBSCRIBE_PER_IP_PER_MINUTE", "1")]);

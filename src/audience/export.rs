@@ -52,7 +52,7 @@ fn defuse_formula(cell: String) -> String {
 }
 
 fn record(row: &ExportRow, attribute_keys: &[String]) -> Vec<String> {
-    let attributes: serde_json::Map<String, Value> = serde_json::from_str(&row.attributes).unwrap_or_default();
+    let attributes = &row.attributes.0;
     let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default();
     let mut fields = vec![row.email.clone(), row.name.clone()];
     fields.extend(attribute_keys.iter().map(|k| match attributes.get(k) {

@@ -182,6 +182,9 @@ impl Columns {
         {
             return Err(problem(format!("{email}: marked {status} in the file, so not subscribed")));
         }
+        if let Some((_, column)) = self.attributes.iter().find(|(i, _)| record[*i].contains('\0')) {
+            return Err(problem(format!("{email}: the {column:?} column holds a NUL character")));
+        }
         let attributes: Map<String, Value> = self
             .attributes
             .iter()

@@ -26,6 +26,9 @@ pub async fn backup(ctx: &Context, args: BackupArgs) -> Result<(), CliError> {
     if args.out.exists() {
         return Err(CliError::usage(format!("{} already exists: a backup never overwrites a file, choose another name", args.out.display())));
     }
+    if crate::store::is_postgres_url(&ctx.config.database.url) {
+        return Err(CliError::usage("tidings backup copies a SQLite file; back up a PostgreSQL database with pg_dump (see the README's Deploying section)".to_string()));
+    }
     let store = ctx.existing_store().await?;
     if let Err(e) = store.backup_into(&args.out).await {
         let _ = std::fs::remove_file(&args.out);
@@ -45,6 +48,9 @@ fn discard(path: &Path, why: &str) -> CliError {
 }
 
 pub async fn restore(ctx: &Context, args: RestoreArgs) -> Result<(), CliError> {
+    if crate::store::is_postgres_url(&ctx.config.database.url) {
+        return Err(CliError::usage("tidings restore puts back a SQLite file; a PostgreSQL database is restored with pg_restore (see the README's Deploying section)".to_string()));
+    }
     let unusable = |why: String| CliError::usage(format!("{} cannot be restored: {why}", args.file.display()));
     let report = backup::inspect(&args.file).await.map_err(|e| unusable(e.to_string()))?;
     if report.integrity != "ok" {

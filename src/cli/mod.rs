@@ -189,9 +189,9 @@ async fn init(ctx: &Context) -> Result<(), CliError> {
     let versions = store.applied_migrations().await?;
     let version = versions.last().copied().unwrap_or_default();
     if ctx.json {
-        output::json(&serde_json::json!({"database": ctx.config.database.url, "schema_version": version}))
+        output::json(&serde_json::json!({"database": crate::store::describe_url(&ctx.config.database.url), "schema_version": version}))
     } else {
-        println!("database {} is ready (schema version {version})", ctx.config.database.url);
+        println!("database {} is ready (schema version {version})", crate::store::describe_url(&ctx.config.database.url));
         Ok(())
     }
 }

@@ -155,7 +155,7 @@ pub async fn serve(ctx: &Context) -> Result<(), CliError> {
         tracing::info!("shutting down: in-flight messages finish first");
         let _ = stopper.send(true);
     });
-    tracing::info!(database = %app.config.database.url, transport = ?app.config.smtp.transport, "tidings serve started; stop with Ctrl-C or SIGTERM");
+    tracing::info!(database = %crate::store::describe_url(&app.config.database.url), transport = ?app.config.smtp.transport, "tidings serve started; stop with Ctrl-C or SIGTERM");
     crate::daemon::run(app, stop_tx).await.map_err(|e| match e {
         crate::daemon::DaemonError::Engine(e) => engine_error(e),
         other => CliError::runtime(other),

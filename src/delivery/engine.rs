@@ -19,6 +19,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 
 use super::confirmation::confirmation_message;
 use super::dkim::{Dkim, DkimError};
+use super::liveness::{Claim, HEARTBEAT_EVERY, Liveness};
 use super::message::{MessageFactory, Outgoing, Recipient};
 use super::policy::after_failure;
 use super::transport::{SendError, Transport, TransportError};
@@ -28,7 +29,9 @@ use crate::store::{Actor, BouncePolicy, Claimed, Outcome, PendingConfirmation, S
 
 /// How long a claim is good for without a heartbeat extending it.
 const LEASE_SECS: i64 = 120;
-const HEARTBEAT_EVERY: StdDuration = StdDuration::from_secs(5);
+/// `--until-idle` gives up after this many waits in a row with the database unreachable
+/// (about a minute).
+const DB_DOWN_GIVE_UP: u32 = 14;
 /// `--until-idle` gives up after this many back-offs in a row with the relay unreachable.
 const RELAY_DOWN_GIVE_UP: u32 = 3;
 
@@ -75,6 +78,13 @@ pub struct Engine {
     factories: Mutex<HashMap<i64, Arc<MessageFactory>>>,
     limiter: Option<DefaultDirectRateLimiter>,
     dkim: Option<Dkim>,
+    liveness: Arc<Liveness>,
+}
+
+/// What one turn of the loop came to.
+enum Turn {
+    Busy,
+    Idle(Option<StdDuration>),
 }
 
 impl Engine {
@@ -87,70 +97,100 @@ impl Engine {
         let instance = format!("{hostname}:{}:{}", std::process::id(), tag.iter().map(|b| format!("{b:02x}")).collect::<String>());
         app.store.register_instance(&instance, std::process::id(), &hostname).await?;
         let limiter = NonZeroU32::new(app.config.delivery.rate_per_second).map(|n| RateLimiter::direct(Quota::per_second(n)));
-        Ok(Self { app, transport, instance, hostname, factories: Mutex::new(HashMap::new()), limiter, dkim })
+        Ok(Self { app, transport, instance, hostname, factories: Mutex::new(HashMap::new()), limiter, dkim, liveness: Liveness::new() })
     }
 
-    /// Runs until idle or until `stop` turns true. In-flight messages always finish first.
+    /// Runs until idle or until `stop` turns true. In-flight messages always finish first. A
+    /// database that stops answering is waited for (and, until idle, given up on after a while).
     pub async fn run(&self, mode: Mode, mut stop: watch::Receiver<bool>) -> Result<RunReport, EngineError> {
+        let heart = tokio::spawn(self.liveness.clone().run(self.app.store.clone(), self.instance.clone(), self.hostname.clone(), Duration::seconds(LEASE_SECS)));
         let mut report = RunReport::default();
-        let mut last_beat = tokio::time::Instant::now() - HEARTBEAT_EVERY;
-        let mut relay_down = 0u32;
+        let mut last_reclaim = tokio::time::Instant::now() - HEARTBEAT_EVERY;
+        let (mut relay_down, mut db_down) = (0u32, 0u32);
         let result = loop {
             if *stop.borrow() {
                 break Ok(());
             }
-            if last_beat.elapsed() >= HEARTBEAT_EVERY {
-                report.reclaimed += self.maintain().await?;
-                last_beat = tokio::time::Instant::now();
-            }
-            report.issues_queued += self.queue_due_issues().await?;
-            // Confirmations first: someone is waiting for that email now.
-            let (confirmations, down) = self.send_confirmations().await?;
-            report.confirmations_sent += confirmations;
-            Counters::add(&self.app.counters.confirmations_sent, confirmations);
-            if let Some(error) = down {
-                relay_down += 1;
-                self.back_off(mode, relay_down, error, &mut stop).await?;
-                continue;
-            }
-            let lease_until = Utc::now() + Duration::seconds(LEASE_SECS);
-            let batch = self.app.store.claim_deliveries(&self.instance, self.batch_size(), lease_until).await?;
-            if batch.is_empty() && confirmations > 0 {
-                continue;
-            }
-            if batch.is_empty() {
-                let finished = self.app.store.finish_issues().await?;
-                for issue in &finished {
-                    tracing::info!(issue, "send finished: every recipient has an outcome");
-                }
-                report.issues_finished += finished.len() as u64;
-                match self.idle_wait(mode).await? {
-                    Some(wait) => {
-                        let _ = tokio::time::timeout(wait, stop.changed()).await;
-                        continue;
+            let turn = self.turn(mode, &mut report, &mut last_reclaim, &mut relay_down, &mut stop).await;
+            match turn {
+                Ok(turn) => {
+                    if db_down > 0 {
+                        tracing::info!("the database answers again; delivery resumes");
+                        db_down = 0;
                     }
-                    None => break Ok(()),
-                }
-            }
-            let (batch_report, down) = self.send_and_record(batch).await?;
-            let counters = &self.app.counters;
-            Counters::add(&counters.messages_sent, batch_report.sent);
-            Counters::add(&counters.messages_failed, batch_report.failed + batch_report.bounced);
-            merge(&mut report, &batch_report);
-            match down {
-                None => relay_down = 0,
-                Some(error) => {
-                    relay_down += 1;
-                    if let Err(e) = self.back_off(mode, relay_down, error, &mut stop).await {
-                        break Err(e);
+                    match turn {
+                        Turn::Busy => {}
+                        Turn::Idle(Some(wait)) => {
+                            let _ = tokio::time::timeout(wait, stop.changed()).await;
+                        }
+                        Turn::Idle(None) => break Ok(()),
                     }
                 }
+                Err(EngineError::Store(e)) if e.is_unavailable() => {
+                    db_down += 1;
+                    if mode == Mode::UntilIdle && db_down > DB_DOWN_GIVE_UP {
+                        break Err(EngineError::Store(e));
+                    }
+                    if db_down == 1 {
+                        tracing::warn!(error = %e, "the database is unreachable; delivery waits for it");
+                    }
+                    let _ = tokio::time::timeout(StdDuration::from_secs(u64::from(db_down.min(5))), stop.changed()).await;
+                }
+                Err(e) => break Err(e),
             }
         };
-        self.app.store.unregister_instance(&self.instance).await?;
+        heart.abort();
+        if let Err(e) = self.app.store.unregister_instance(&self.instance).await {
+            tracing::warn!(error = %e, "cannot unregister this instance; others will find it gone by its heartbeat");
+        }
         self.transport.shutdown().await;
         tracing::info!(sent = report.sent, failed = report.failed, bounced = report.bounced, skipped = report.skipped, "delivery stopped");
         result.map(|_| report)
+    }
+
+    /// One turn: take back dead instances' leases now and then, queue due issues, send due
+    /// confirmations, then one batch of deliveries.
+    async fn turn(&self, mode: Mode, report: &mut RunReport, last_reclaim: &mut tokio::time::Instant, relay_down: &mut u32, stop: &mut watch::Receiver<bool>) -> Result<Turn, EngineError> {
+        if last_reclaim.elapsed() >= HEARTBEAT_EVERY {
+            report.reclaimed += self.reclaim().await?;
+            *last_reclaim = tokio::time::Instant::now();
+        }
+        report.issues_queued += self.queue_due_issues().await?;
+        // Confirmations first: someone is waiting for that email now.
+        let (confirmations, down) = self.send_confirmations().await?;
+        report.confirmations_sent += confirmations;
+        Counters::add(&self.app.counters.confirmations_sent, confirmations);
+        if let Some(error) = down {
+            *relay_down += 1;
+            self.back_off(mode, *relay_down, error, stop).await?;
+            return Ok(Turn::Busy);
+        }
+        let claim = self.liveness.claim();
+        let batch = self.app.store.claim_deliveries(&self.instance, self.batch_size(), Duration::seconds(LEASE_SECS)).await?;
+        if batch.is_empty() && confirmations > 0 {
+            return Ok(Turn::Busy);
+        }
+        if batch.is_empty() {
+            let finished = self.app.store.finish_issues().await?;
+            for issue in &finished {
+                tracing::info!(issue, "send finished: every recipient has an outcome");
+            }
+            report.issues_finished += finished.len() as u64;
+            return Ok(Turn::Idle(self.idle_wait(mode).await?));
+        }
+        let (batch_report, down) = self.send_and_record(batch, &claim, stop).await?;
+        let counters = &self.app.counters;
+        Counters::add(&counters.messages_sent, batch_report.sent);
+        Counters::add(&counters.messages_failed, batch_report.failed + batch_report.bounced);
+        merge(report, &batch_report);
+        match down {
+            None => *relay_down = 0,
+            Some(error) => {
+                *relay_down += 1;
+                self.back_off(mode, *relay_down, error, stop).await?;
+            }
+        }
+        Ok(Turn::Busy)
     }
 
     /// Waits out a relay outage (1, 2, 4 … 64 s), or gives up when running until idle.
@@ -167,8 +207,7 @@ impl Engine {
     /// Sends due confirmation emails; returns how many went out, and the relay's error if it
     /// could not be reached.
     async fn send_confirmations(&self) -> Result<(u64, Option<String>), EngineError> {
-        let lease_until = Utc::now() + Duration::seconds(LEASE_SECS);
-        let due = self.app.store.claim_confirmations(self.batch_size(), lease_until).await?;
+        let due = self.app.store.claim_confirmations(self.batch_size(), Duration::seconds(LEASE_SECS)).await?;
         if due.is_empty() {
             return Ok((0, None));
         }
@@ -217,7 +256,7 @@ impl Engine {
                     tracing::debug!(error = error.message(), "send failed");
                 }
                 let config = &self.app.config.delivery;
-                after_failure(&error, attempts, i64::from(config.max_attempts), config.retry_base_secs, Utc::now())
+                after_failure(&error, attempts, i64::from(config.max_attempts), config.retry_base_secs)
             }
         }
     }
@@ -230,12 +269,9 @@ impl Engine {
         i64::from(self.app.config.delivery.concurrency.max(1)) * 8
     }
 
-    /// Heartbeat, keep our leases, and take back the leases of processes that are gone.
-    async fn maintain(&self) -> Result<u64, EngineError> {
-        let store = &self.app.store;
-        store.register_instance(&self.instance, std::process::id(), &self.hostname).await?;
-        store.extend_leases(&self.instance, Utc::now() + Duration::seconds(LEASE_SECS)).await?;
-        let reclaimed = store.reclaim_leases(&self.instance, &self.hostname, process_alive).await?;
+    /// Takes back the leases of processes that are gone.
+    async fn reclaim(&self) -> Result<u64, EngineError> {
+        let reclaimed = self.app.store.reclaim_leases(&self.instance, &self.hostname, process_alive).await?;
         if reclaimed > 0 {
             tracing::info!(reclaimed, "took back deliveries claimed by a process that is gone");
         }
@@ -243,12 +279,11 @@ impl Engine {
     }
 
     async fn queue_due_issues(&self) -> Result<u64, EngineError> {
-        let due = self.app.store.due_issues(Utc::now()).await?;
-        for issue in &due {
-            let recipients = self.app.store.queue_issue(*issue, &Actor("scheduler".into())).await?;
+        let queued = self.app.store.queue_due_issues(&Actor("scheduler".into())).await?;
+        for (issue, recipients) in &queued {
             tracing::info!(issue, recipients, "scheduled issue queued");
         }
-        Ok(due.len() as u64)
+        Ok(queued.len() as u64)
     }
 
     /// How long to wait before looking again, or None to stop (until-idle with nothing due).
@@ -267,12 +302,13 @@ impl Engine {
     /// Sends a batch with bounded concurrency while a recorder writes outcomes as they arrive, a
     /// transaction for whatever has come in meanwhile. Sent-but-unrecorded messages — the ones a
     /// crash would send again — stay within the channel's small capacity.
-    async fn send_and_record(&self, batch: Vec<Claimed>) -> Result<(RunReport, Option<String>), EngineError> {
+    async fn send_and_record(&self, batch: Vec<Claimed>, claim: &Claim, stop: &watch::Receiver<bool>) -> Result<(RunReport, Option<String>), EngineError> {
         let concurrency = self.app.config.delivery.concurrency.max(1) as usize;
         let (tx, mut rx) = mpsc::channel::<(Claimed, Outcome)>(concurrency);
         let store = self.app.store.clone();
         let owner = self.instance.clone();
         let policy = self.bounce_policy();
+        let stop = stop.clone();
         let recorder = tokio::spawn(async move {
             let (mut report, mut down) = (RunReport::default(), None);
             while let Some(first) = rx.recv().await {
@@ -282,13 +318,14 @@ impl Engine {
                 }
                 tally(&mut report, &chunk);
                 down = down.or_else(|| chunk.iter().find_map(|(_, o)| if let Outcome::Requeue { error, .. } = o { Some(error.clone()) } else { None }));
-                store.record_outcomes(&owner, &chunk, policy).await?;
+                record_until_written(&store, &owner, &chunk, policy, &stop).await?;
             }
             Ok::<_, StoreError>((report, down))
         });
         stream::iter(batch)
             .map(|d| async move {
-                let outcome = self.deliver_one(&d).await;
+                // Nothing more of a batch this instance may no longer own (see `liveness`).
+                let outcome = if self.liveness.may_send(claim).await { self.deliver_one(&d).await } else { Outcome::Released };
                 (d, outcome)
             })
             .buffer_unordered(concurrency)
@@ -344,6 +381,25 @@ impl Engine {
     }
 }
 
+/// Writes a chunk of outcomes, waiting out a database that does not answer: these messages were
+/// sent, and a row left `sending` would be sent again once its lease ran out. Gives up only when
+/// the process is stopping.
+async fn record_until_written(store: &crate::store::Store, owner: &str, chunk: &[(Claimed, Outcome)], policy: BouncePolicy, stop: &watch::Receiver<bool>) -> Result<(), StoreError> {
+    let mut tries = 0u32;
+    loop {
+        match store.record_outcomes(owner, chunk, policy).await {
+            Err(e) if e.is_unavailable() && !*stop.borrow() => {
+                tries += 1;
+                if tries == 1 {
+                    tracing::warn!(error = %e, outcomes = chunk.len(), "cannot record outcomes; retrying until the database answers");
+                }
+                tokio::time::sleep(StdDuration::from_secs(u64::from(tries.min(5)))).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 fn merge(total: &mut RunReport, batch: &RunReport) {
     total.sent += batch.sent;
     total.retried += batch.retried;
@@ -361,6 +417,7 @@ fn tally(report: &mut RunReport, outcomes: &[(Claimed, Outcome)]) {
             Outcome::Rejected { hard: true, .. } => report.bounced += 1,
             Outcome::Rejected { .. } => report.failed += 1,
             Outcome::Skipped { .. } => report.skipped += 1,
+            Outcome::Released => {}
         }
     }
 }

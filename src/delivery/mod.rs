@@ -4,6 +4,7 @@
 pub mod confirmation;
 pub mod dkim;
 pub mod engine;
+mod liveness;
 pub mod message;
 mod policy;
 pub mod status;

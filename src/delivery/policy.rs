@@ -2,7 +2,7 @@
 //! (The bounce classifier of the bounce module refines the reading; this one only has to tell
 //! a bad address from a refused message.)
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 use super::transport::SendError;
 use crate::bounces::classify::classify;
@@ -11,15 +11,15 @@ use crate::store::Outcome;
 const MAX_BACKOFF_SECS: i64 = 6 * 3600;
 
 /// The outcome of a failed send, given which attempt this was.
-pub fn after_failure(error: &SendError, attempts: i64, max_attempts: i64, retry_base_secs: u64, now: DateTime<Utc>) -> Outcome {
+pub fn after_failure(error: &SendError, attempts: i64, max_attempts: i64, retry_base_secs: u64) -> Outcome {
     match error {
         SendError::Permanent { code, message } => {
             let (hard, reason) = read_refusal(*code, message);
             Outcome::Rejected { code: *code, error: message.clone(), hard, reason }
         }
         SendError::Transient { code, message } if attempts >= max_attempts => Outcome::Failed { code: *code, error: format!("gave up after {attempts} attempts: {message}") },
-        SendError::Transient { code, message } => Outcome::Retry { at: now + backoff(attempts, retry_base_secs), code: *code, error: message.clone() },
-        SendError::Connection { message } => Outcome::Requeue { at: now, error: message.clone() },
+        SendError::Transient { code, message } => Outcome::Retry { after: backoff(attempts, retry_base_secs), code: *code, error: message.clone() },
+        SendError::Connection { message } => Outcome::Requeue { error: message.clone() },
     }
 }
 
@@ -97,11 +97,10 @@ mod tests {
 
     #[test]
     fn transient_failures_retry_until_the_last_attempt() {
-        let now = Utc::now();
         let e = SendError::Transient { code: Some(451), message: "451 try later".into() };
-        assert!(matches!(after_failure(&e, 1, 3, 60, now), Outcome::Retry { .. }));
-        assert!(matches!(after_failure(&e, 3, 3, 60, now), Outcome::Failed { .. }));
+        assert!(matches!(after_failure(&e, 1, 3, 60), Outcome::Retry { .. }));
+        assert!(matches!(after_failure(&e, 3, 3, 60), Outcome::Failed { .. }));
         let down = SendError::Connection { message: "refused".into() };
-        assert!(matches!(after_failure(&down, 3, 3, 60, now), Outcome::Requeue { .. }), "a down relay burns no attempts");
+        assert!(matches!(after_failure(&down, 3, 3, 60), Outcome::Requeue { .. }), "a down relay burns no attempts");
     }
 }

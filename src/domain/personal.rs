@@ -70,6 +70,20 @@ fn is_domain(c: char) -> bool {
     c.is_alphanumeric() || c == '-' || c == '.'
 }
 
+/// Whether a subscriber's attributes hold a NUL character in a key or a text: refused on input,
+/// as no backend should have to store one (PostgreSQL cannot).
+pub fn attributes_hold_nul(attributes: &serde_json::Map<String, serde_json::Value>) -> bool {
+    fn value(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(value),
+            serde_json::Value::Object(map) => attributes_hold_nul(map),
+            _ => false,
+        }
+    }
+    attributes.iter().any(|(k, v)| k.contains('\0') || value(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,5 +19,8 @@ pub async fn create_list(store: &Store, input: ListInput<'_>, default_language: 
     if name.is_empty() || name.chars().any(char::is_control) {
         return Err(OpError::invalid("name", "the list name must be non-empty and on one line"));
     }
+    if input.description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(OpError::invalid("description", "the list description may hold line breaks and tabs, but no other control characters"));
+    }
     Ok(store.create_list(NewList { slug, name, language, description: input.description.to_string() }, actor).await?)
 }

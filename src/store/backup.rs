@@ -8,7 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::ConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 
-use super::{HEARTBEAT_TIMEOUT_SECS, MIGRATOR, Result, Store, StoreError};
+use super::conn::{Conn, q};
+use super::sqlite::MIGRATOR;
+use super::{HEARTBEAT_TIMEOUT_SECS, Result, Store, StoreError};
 
 /// What a backup file holds, as read back from it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -38,8 +40,11 @@ pub struct LiveInstance {
 impl Store {
     /// Writes a consistent copy of the whole database to `out`, which must not exist.
     pub async fn backup_into(&self, out: &Path) -> Result<()> {
+        if self.is_postgres() {
+            return Err(StoreError::Unsupported("backups of a PostgreSQL database are taken with pg_dump (see the README's Deploying section)".into()));
+        }
         let target = out.to_str().ok_or_else(|| StoreError::Corrupt(format!("{} is not a UTF-8 path", out.display())))?;
-        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await?;
+        q!(exec, &mut self.read().await?, "VACUUM INTO $1", target)?;
         Ok(())
     }
 
@@ -47,7 +52,7 @@ impl Store {
     /// runs, however long since its last heartbeat (a daemon waiting out a relay that is down
     /// beats rarely); elsewhere, while its heartbeat is recent.
     pub async fn live_instances(&self, hostname: &str, alive: impl Fn(u32) -> bool) -> Result<Vec<LiveInstance>> {
-        let rows: Vec<(i64, String, DateTime<Utc>)> = sqlx::query_as("SELECT pid, hostname, heartbeat_at FROM instances").fetch_all(&self.pool).await?;
+        let rows: Vec<(i64, String, DateTime<Utc>)> = q!(all, &mut self.read().await?, "SELECT pid, hostname, heartbeat_at FROM instances")?;
         let fresh = super::now() - Duration::seconds(HEARTBEAT_TIMEOUT_SECS);
         Ok(rows
             .into_iter()
@@ -74,14 +79,15 @@ pub fn database_file(url: &str) -> Option<PathBuf> {
 pub async fn inspect(path: &Path) -> Result<BackupReport> {
     let bytes = std::fs::metadata(path).map_err(|e| StoreError::Corrupt(format!("cannot read {}: {e}", path.display())))?.len();
     let mut conn = SqliteConnectOptions::new().filename(path).read_only(true).connect().await.map_err(|source| StoreError::Open { url: path.display().to_string(), source })?;
-    let integrity: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check").fetch_all(&mut conn).await?;
+    let c = &mut Conn::Sqlite(&mut conn);
+    let integrity: Vec<String> = q!(scalar_all, c, "PRAGMA integrity_check")?;
     let integrity = integrity.join("; ");
-    let is_ours: Option<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'").fetch_optional(&mut conn).await?;
+    let is_ours: Option<String> = q!(scalar_opt, c, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")?;
     if is_ours.is_none() {
         return Err(StoreError::Corrupt(format!("{} is not a Tidings database (it has no schema history)", path.display())));
     }
-    let schema_version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success").fetch_one(&mut conn).await?;
-    let mut count = async |sql: &str| -> Result<i64> { Ok(sqlx::query_scalar(sql).fetch_one(&mut conn).await?) };
+    let schema_version: i64 = q!(scalar, c, "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")?;
+    let mut count = async |sql: &str| -> Result<i64> { Ok(q!(scalar, c, sql)?) };
     Ok(BackupReport {
         path: path.to_path_buf(),
         bytes,

@@ -1,14 +1,15 @@
 //! The numbers behind the dashboard's charts: growth of a list, the pace of a send, bounce and
 //! complaint counts per issue, and which receiving domains block us.
 //!
-//! Days and minutes are UTC, cut from the stored RFC 3339 text with `substr` (on PostgreSQL's
-//! `timestamptz` that is `to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD')`). Each query reads one
-//! index range, so a list of a million people costs what the chart shows, not what the list holds.
+//! Days and minutes are UTC (each backend cuts them from its own kind of time). Each query reads
+//! one index range, so a list of a million people costs what the chart shows, not what the list
+//! holds.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
+use super::conn::q;
 use super::{Result, Store};
 
 /// One day of a list's growth; bounced counts people of the list whose address was given up
@@ -55,27 +56,7 @@ impl Store {
         let since: DateTime<Utc> = first.and_time(NaiveTime::MIN).and_utc();
         // Each branch reads one index range and is counted apart; only the few daily rows meet.
         // A second complaint from one person logs a second event: people are counted, not events.
-        // json_extract is SQLite-only (PostgreSQL: detail::jsonb->>'decision'); SUM of counts
-        // is numeric on PostgreSQL and would need a cast to bigint.
-        let rows: Vec<GrowthDay> = sqlx::query_as(
-            "SELECT day, SUM(confirmed) AS confirmed, SUM(unsubscribed) AS unsubscribed, SUM(bounced) AS bounced FROM (
-                 SELECT substr(confirmed_at, 1, 10) AS day, COUNT(*) AS confirmed, 0 AS unsubscribed, 0 AS bounced
-                 FROM subscriptions WHERE list_id = $1 AND confirmed_at >= $2 GROUP BY 1
-               UNION ALL
-                 SELECT substr(unsubscribed_at, 1, 10), 0, COUNT(*), 0
-                 FROM subscriptions WHERE list_id = $1 AND unsubscribed_at >= $2 GROUP BY 1
-               UNION ALL
-                 SELECT substr(e.at, 1, 10), 0, 0, COUNT(DISTINCT e.subscriber_id)
-                 FROM events e JOIN subscriptions s ON s.list_id = $1 AND s.subscriber_id = e.subscriber_id
-                 WHERE e.type = 'bounce.recorded' AND e.at >= $2
-                   AND json_extract(e.detail, '$.decision') IN ('marked_bounced', 'complained')
-                 GROUP BY 1
-             ) AS t GROUP BY day",
-        )
-        .bind(list_id)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<GrowthDay> = q!(all, &mut self.read().await?, [charts::GROWTH], list_id, since)?;
         Ok(every_day(first, days, rows))
     }
 
@@ -84,20 +65,7 @@ impl Store {
     pub async fn delivery_curve(&self, issue_id: i64) -> Result<Vec<CurveMinute>> {
         // sent_at is set only when the relay accepts; a refused or given-up message keeps it
         // NULL and was given up at its last update.
-        // The sent messages are read from the partial index `deliveries_sent_at` (the
-        // `sent_at >= ''` range is what makes the planner take it); the few refused ones from rows.
-        Ok(sqlx::query_as(
-            "SELECT minute, SUM(sent) AS sent, SUM(failed) AS failed FROM (
-                SELECT substr(sent_at, 1, 16) AS minute, 1 AS sent, 0 AS failed FROM deliveries
-                 WHERE issue_id = $1 AND state = 'sent' AND sent_at >= ''
-                UNION ALL
-                SELECT substr(COALESCE(sent_at, updated_at), 1, 16), CASE WHEN sent_at IS NULL THEN 0 ELSE 1 END, CASE WHEN sent_at IS NULL THEN 1 ELSE 0 END
-                  FROM deliveries WHERE issue_id = $1 AND state IN ('bounced', 'failed')
-             ) AS d GROUP BY minute ORDER BY minute",
-        )
-        .bind(issue_id)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(q!(all, &mut self.read().await?, [charts::CURVE], issue_id)?)
     }
 
     /// The `limit` latest issues (by publication date) that were sent to anyone, newest first.
@@ -105,32 +73,21 @@ impl Store {
     pub async fn send_rates(&self, limit: i64) -> Result<Vec<SendRate>> {
         // Only id, slug and published_on are read from issues: they sit before the rendered
         // bodies in the row, so no overflow page is walked.
-        Ok(sqlx::query_as(
-            "SELECT i.slug AS issue,
+        Ok(q!(all, &mut self.read().await?, "SELECT i.slug AS issue,
                     (SELECT COUNT(*) FROM deliveries d WHERE d.issue_id = i.id AND d.state IN ('sent', 'bounced', 'failed')) AS sent,
                     (SELECT COUNT(DISTINCT b.subscriber_id) FROM bounces b WHERE b.issue_id = i.id AND b.kind IN ('hard', 'soft')
                         AND (b.action IS NULL OR b.action <> 'delayed')) AS bounced,
                     (SELECT COUNT(DISTINCT b.subscriber_id) FROM bounces b WHERE b.issue_id = i.id AND b.kind = 'complaint') AS complaints
              FROM issues i WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.issue_id = i.id)
-             ORDER BY i.published_on DESC, i.id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+             ORDER BY i.published_on DESC, i.id DESC LIMIT $1", limit)?)
     }
 
     /// Blocks ("blocked" bounces) in the last `days` days per receiving domain, most first.
     pub async fn blocked_by_domain(&self, days: i64, limit: i64) -> Result<Vec<(String, i64)>> {
         let since = Utc::now() - Duration::days(days.clamp(1, MAX_DAYS));
-        Ok(sqlx::query_as(
-            "SELECT receiving_domain, COUNT(*) AS n FROM bounces
+        Ok(q!(all, &mut self.read().await?, "SELECT receiving_domain, COUNT(*) AS n FROM bounces
              WHERE reason = 'blocked' AND received_at >= $1 AND receiving_domain IS NOT NULL
-             GROUP BY receiving_domain ORDER BY n DESC, receiving_domain LIMIT $2",
-        )
-        .bind(since)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+             GROUP BY receiving_domain ORDER BY n DESC, receiving_domain LIMIT $2", since, limit)?)
     }
 }
 
@@ -156,7 +113,7 @@ mod tests {
     }
 
     async fn exec(store: &Store, sql: &str) {
-        sqlx::raw_sql(sql).execute(&store.pool).await.expect(sql);
+        store.execute_script(sql).await.expect(sql);
     }
 
     /// The stored form of a time `days_ago` days before now, at `hhmm`.

@@ -1,10 +1,11 @@
 //! The double opt-in confirmation emails' queue: pending subscriptions whose email is still to
 //! be sent. Claimed under a lease like deliveries, ahead of any issue.
 
-use chrono::{DateTime, Utc};
+use chrono::Duration;
 use serde_json::json;
 
 use super::deliveries::Outcome;
+use super::conn::{Later, q};
 use super::events::{Actor, NewEvent, append};
 use super::{Result, Store};
 
@@ -22,36 +23,17 @@ pub struct PendingConfirmation {
 }
 
 impl Store {
-    /// Claims up to `limit` due confirmations, oldest sign-up first, until `lease_until`.
-    pub async fn claim_confirmations(&self, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<PendingConfirmation>> {
+    /// Claims up to `limit` due confirmations, oldest sign-up first, for `lease`.
+    pub async fn claim_confirmations(&self, limit: i64, lease: Duration) -> Result<Vec<PendingConfirmation>> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let claimed: Vec<(i64, i64)> = sqlx::query_as(
-            "UPDATE subscriptions SET confirmation_not_before = $1, confirmation_attempts = confirmation_attempts + 1
-             WHERE (list_id, subscriber_id) IN (
-                 SELECT list_id, subscriber_id FROM subscriptions
-                 WHERE status = 'pending' AND confirmation_sent_at IS NULL
-                   AND (confirmation_not_before IS NULL OR confirmation_not_before <= $2)
-                 ORDER BY consent_at LIMIT $3)
-             RETURNING list_id, subscriber_id",
-        )
-        .bind(lease_until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let claimed: Vec<(i64, i64)> = q!(all, &mut tx, [confirmations::CLAIM], Later(lease), now, limit)?;
         let mut pending = Vec::with_capacity(claimed.len());
         for (list_id, subscriber_id) in claimed {
-            let row: PendingConfirmation = sqlx::query_as(
-                "SELECT u.list_id, u.subscriber_id, u.confirmation_attempts AS attempts, s.email, s.name, s.status AS subscriber_status,
+            let row: PendingConfirmation = q!(one, &mut tx, "SELECT u.list_id, u.subscriber_id, u.confirmation_attempts AS attempts, s.email, s.name, s.status AS subscriber_status,
                         l.name AS list_name, l.language AS list_language
                  FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id JOIN lists l ON l.id = u.list_id
-                 WHERE u.list_id = $1 AND u.subscriber_id = $2",
-            )
-            .bind(list_id)
-            .bind(subscriber_id)
-            .fetch_one(&mut *tx)
-            .await?;
+                 WHERE u.list_id = $1 AND u.subscriber_id = $2", list_id, subscriber_id)?;
             pending.push(row);
         }
         tx.commit().await?;
@@ -64,24 +46,14 @@ impl Store {
         let now = super::now();
         let mut tx = self.write().await?;
         let (sent_at, not_before, attempts_back) = match outcome {
-            Outcome::Retry { at, .. } => (None, Some(*at), 0),
-            Outcome::Requeue { at, .. } => (None, Some(*at), 1),
+            Outcome::Retry { after, .. } => (None, Some(Later(*after)), 0),
+            Outcome::Requeue { .. } | Outcome::Released => (None, Some(Later(Duration::zero())), 1),
             _ => (Some(now), None, 0),
         };
-        sqlx::query(
-            "UPDATE subscriptions SET confirmation_sent_at = $1, confirmation_not_before = $2, confirmation_attempts = confirmation_attempts - $3
-             WHERE list_id = $4 AND subscriber_id = $5 AND status = 'pending'",
-        )
-        .bind(sent_at)
-        .bind(not_before)
-        .bind(attempts_back)
-        .bind(c.list_id)
-        .bind(c.subscriber_id)
-        .execute(&mut *tx)
-        .await?;
+        q!(exec, &mut tx, [confirmations::RECORD], sent_at, not_before, attempts_back, c.list_id, c.subscriber_id)?;
         let (kind, detail) = match outcome {
             Outcome::Sent => ("confirmation.sent", json!({})),
-            Outcome::Retry { .. } | Outcome::Requeue { .. } => {
+            Outcome::Retry { .. } | Outcome::Requeue { .. } | Outcome::Released => {
                 tx.commit().await?;
                 return Ok(());
             }

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::conn::q;
 use super::events::{Actor, NewEvent, append};
 use super::{List, Result, Store, StoreError};
 
@@ -31,26 +32,14 @@ impl Store {
     pub async fn confirm_subscription(&self, subscriber_id: i64, list_id: i64, actor: &Actor) -> Result<ConfirmOutcome> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let status: Option<String> = sqlx::query_scalar(
-            "SELECT u.status FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id
-             WHERE u.list_id = $1 AND u.subscriber_id = $2 AND s.status = 'active'",
-        )
-        .bind(list_id)
-        .bind(subscriber_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let status: Option<String> = q!(scalar_opt, &mut tx, [subscribers::SUBSCRIPTION_STATUS], list_id, subscriber_id)?;
         let outcome = match status.as_deref() {
             Some("pending") => ConfirmOutcome::Confirmed,
             Some("confirmed") => ConfirmOutcome::AlreadyConfirmed,
             _ => ConfirmOutcome::NotPending,
         };
         if outcome == ConfirmOutcome::Confirmed {
-            sqlx::query("UPDATE subscriptions SET status = 'confirmed', confirmed_at = $1, updated_at = $1 WHERE list_id = $2 AND subscriber_id = $3")
-                .bind(now)
-                .bind(list_id)
-                .bind(subscriber_id)
-                .execute(&mut *tx)
-                .await?;
+            q!(exec, &mut tx, "UPDATE subscriptions SET status = 'confirmed', confirmed_at = $1, updated_at = $1 WHERE list_id = $2 AND subscriber_id = $3", now, list_id, subscriber_id)?;
             let event = NewEvent { kind: "subscription.confirmed", actor, subscriber_id: Some(subscriber_id), list_id: Some(list_id), issue_id: None, detail: json!({"via": "confirm_link"}) };
             append(&mut tx, event, now).await?;
         }
@@ -69,24 +58,20 @@ impl Store {
     pub async fn unsubscribe_many(&self, pairs: &[(i64, i64)], via: &str, actor: &Actor) -> Result<Vec<bool>> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let mut changed = Vec::with_capacity(pairs.len());
-        for &(subscriber_id, list_id) in pairs {
-            let did = sqlx::query(
-                "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = $1, updated_at = $1
-                 WHERE list_id = $2 AND subscriber_id = $3 AND status <> 'unsubscribed'",
-            )
-            .bind(now)
-            .bind(list_id)
-            .bind(subscriber_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
+        let mut changed = vec![false; pairs.len()];
+        // In one order everywhere, so two instances' batches cannot deadlock on each other's rows.
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        order.sort_by_key(|&i| pairs[i]);
+        for i in order {
+            let (subscriber_id, list_id) = pairs[i];
+            let did = q!(exec, &mut tx, "UPDATE subscriptions SET status = 'unsubscribed', unsubscribed_at = $1, updated_at = $1
+                 WHERE list_id = $2 AND subscriber_id = $3 AND status <> 'unsubscribed'", now, list_id, subscriber_id)?
                 > 0;
             if did {
                 let event = NewEvent { kind: "subscription.unsubscribed", actor, subscriber_id: Some(subscriber_id), list_id: Some(list_id), issue_id: None, detail: json!({"via": via}) };
                 append(&mut tx, event, now).await?;
             }
-            changed.push(did);
+            changed[i] = did;
         }
         tx.commit().await?;
         Ok(changed)
@@ -94,14 +79,9 @@ impl Store {
 
     /// The lists a person may choose from: every public list, and any list they are on.
     pub async fn list_choices(&self, subscriber_id: i64) -> Result<Vec<ListChoice>> {
-        Ok(sqlx::query_as(
-            "SELECT l.id, l.slug, l.name, l.description, l.language, u.status
+        Ok(q!(all, &mut self.read().await?, "SELECT l.id, l.slug, l.name, l.description, l.language, u.status
              FROM lists l LEFT JOIN subscriptions u ON u.list_id = l.id AND u.subscriber_id = $1
-             WHERE l.public = 1 OR u.status IS NOT NULL ORDER BY l.name",
-        )
-        .bind(subscriber_id)
-        .fetch_all(&self.pool)
-        .await?)
+             WHERE l.public OR u.status IS NOT NULL ORDER BY l.name", subscriber_id)?)
     }
 
     /// Applies the preferences form: on exactly the `wanted` lists among `choices`. Joining a list
@@ -111,7 +91,7 @@ impl Store {
         let choices = self.list_choices(subscriber_id).await?;
         let now = super::now();
         let mut tx = self.write().await?;
-        let active: Option<String> = sqlx::query_scalar("SELECT status FROM subscribers WHERE id = $1").bind(subscriber_id).fetch_optional(&mut *tx).await?;
+        let active: Option<String> = q!(scalar_opt, &mut tx, [subscribers::STATUS_BY_ID], subscriber_id)?;
         match active.as_deref() {
             None => return Err(StoreError::UnknownSubscriber(format!("subscriber {subscriber_id}"))),
             Some(status) if status != "active" && !wanted.is_empty() => {
@@ -134,7 +114,7 @@ impl Store {
                 ),
                 _ => continue,
             };
-            sqlx::query(sql).bind(now).bind(choice.id).bind(subscriber_id).execute(&mut *tx).await?;
+            q!(exec, &mut tx, sql, now, choice.id, subscriber_id)?;
             let event = NewEvent { kind, actor, subscriber_id: Some(subscriber_id), list_id: Some(choice.id), issue_id: None, detail: json!({"via": "preferences"}) };
             append(&mut tx, event, now).await?;
             changes += 1;
@@ -144,10 +124,7 @@ impl Store {
     }
 
     pub async fn list_by_id(&self, id: i64) -> Result<List> {
-        sqlx::query_as("SELECT id, slug, name, description, language, public, created_at FROM lists WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
+        q!(opt, &mut self.read().await?, "SELECT id, slug, name, description, language, public, created_at FROM lists WHERE id = $1", id)?
             .ok_or_else(|| StoreError::UnknownList(format!("#{id}")))
     }
 }
@@ -155,20 +132,20 @@ impl Store {
 impl Store {
     /// The address of a subscriber known by id (from a verified link), if not erased.
     pub async fn subscriber_email(&self, subscriber_id: i64) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT email FROM subscribers WHERE id = $1").bind(subscriber_id).fetch_optional(&self.pool).await?)
+        Ok(q!(scalar_opt, &mut self.read().await?, "SELECT email FROM subscribers WHERE id = $1", subscriber_id)?)
     }
 }
 
 impl Store {
     /// A trivial query: the database answers.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        q!(exec, &mut self.read().await?, "SELECT 1")?;
         Ok(())
     }
 
     /// Deliveries of all issues by state (every state present, zero when none).
     pub async fn delivery_state_totals(&self) -> Result<Vec<(String, i64)>> {
-        let found: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetch_all(&self.pool).await?;
+        let found: Vec<(String, i64)> = q!(all, &mut self.read().await?, "SELECT state, COUNT(*) FROM deliveries GROUP BY state")?;
         Ok(["queued", "sending", "sent", "failed", "bounced", "skipped"]
             .iter()
             .map(|s| (s.to_string(), found.iter().find(|(f, _)| f == s).map_or(0, |(_, n)| *n)))
@@ -176,6 +153,6 @@ impl Store {
     }
 
     pub async fn bounce_totals(&self) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as("SELECT kind, COUNT(*) FROM bounces GROUP BY kind ORDER BY kind").fetch_all(&self.pool).await?)
+        Ok(q!(all, &mut self.read().await?, "SELECT kind, COUNT(*) FROM bounces GROUP BY kind ORDER BY kind")?)
     }
 }

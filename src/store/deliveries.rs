@@ -4,12 +4,13 @@
 //! transaction per batch. A process that dies leaves `sending` rows behind, which
 //! [`Store::reclaim_leases`] returns to the queue as soon as the process is known to be gone.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
-use super::events::{Actor, NewEvent, append};
 use super::bounces::{BouncePolicy, NewBounce, apply_bounce};
-use super::{Result, Store, StoreError};
+use super::conn::{AsConn, Job, Tx, elect, q};
+use super::events::{Actor, NewEvent, append};
+use super::{Backend, Result, Store, StoreError};
 use crate::domain::personal::scrub_addresses;
 
 /// A claimed delivery with what is needed to write its message.
@@ -29,16 +30,19 @@ pub struct Claimed {
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Sent,
-    /// A temporary failure: try again at the given time.
-    Retry { at: DateTime<Utc>, code: Option<u16>, error: String },
+    /// A temporary failure: try again this long from now.
+    Retry { after: Duration, code: Option<u16>, error: String },
     /// The relay could not be reached: back to the queue without spending an attempt.
-    Requeue { at: DateTime<Utc>, error: String },
+    Requeue { error: String },
     /// Out of attempts.
     Failed { code: Option<u16>, error: String },
     /// The relay refused the recipient for good (5xx): recorded as a bounce too.
     Rejected { code: Option<u16>, error: String, hard: bool, reason: &'static str },
     /// Not sent: the person left, bounced or was erased after the send was queued.
     Skipped { why: &'static str },
+    /// Not tried: this instance could not confirm it still holds the lease; back to the queue,
+    /// the attempt not counted.
+    Released,
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -61,38 +65,76 @@ impl DeliveryCounts {
     }
 }
 
+/// What one outcome writes into its delivery row.
+pub(crate) struct OutcomeColumns {
+    pub state: &'static str,
+    /// When set, the row is due again this long from now.
+    pub due_in: Option<Duration>,
+    pub code: Option<i64>,
+    /// The relay's reply, without the reader's address (the row outlives an erasure of them).
+    pub error: Option<String>,
+    /// 1 when the attempt does not count (the relay, not the reader, failed).
+    pub attempts_back: i64,
+}
+
+impl OutcomeColumns {
+    pub fn of(outcome: &Outcome) -> Self {
+        let (state, due_in, code, error, attempts_back) = match outcome {
+            Outcome::Sent => ("sent", None, Some(250), None, 0),
+            Outcome::Retry { after, code, error } => ("queued", Some(*after), *code, Some(error.as_str()), 0),
+            Outcome::Requeue { error } => ("queued", Some(Duration::zero()), None, Some(error.as_str()), 1),
+            Outcome::Failed { code, error } => ("failed", None, *code, Some(error.as_str()), 0),
+            Outcome::Rejected { code, error, hard, .. } => (if *hard { "bounced" } else { "failed" }, None, *code, Some(error.as_str()), 0),
+            Outcome::Skipped { why } => ("skipped", None, None, Some(*why), 0),
+            Outcome::Released => ("queued", Some(Duration::zero()), None, None, 1),
+        };
+        let error = error.map(|e| scrub_addresses(&super::storable(e)).into_owned());
+        Self { state, due_in, code: code.map(i64::from), error, attempts_back }
+    }
+}
+
 impl Store {
     /// Snapshots the audience: one queued delivery per confirmed, active subscriber of the list,
     /// in one statement, and marks the issue sending. Returns the number of recipients.
     pub async fn queue_issue(&self, issue_id: i64, actor: &Actor) -> Result<u64> {
-        let now = super::now();
         let mut tx = self.write().await?;
-        let (list_id, status, slug): (i64, String, String) = sqlx::query_as("SELECT list_id, status, slug FROM issues WHERE id = $1").bind(issue_id).fetch_one(&mut *tx).await?;
-        if !matches!(status.as_str(), "draft" | "scheduled") {
-            return Err(StoreError::IssueLocked { slug, status });
-        }
-        let queued = sqlx::query(
-            "INSERT INTO deliveries (issue_id, subscriber_id, state, next_attempt_at, updated_at)
-             SELECT $1, u.subscriber_id, 'queued', $3, $3
-             FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id
-             WHERE u.list_id = $2 AND u.status = 'confirmed' AND s.status = 'active'
-             ORDER BY u.subscriber_id
-             ON CONFLICT (issue_id, subscriber_id) DO NOTHING",
-        )
-        .bind(issue_id)
-        .bind(list_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query("UPDATE issues SET status = 'sending', queued_at = $2, started_at = COALESCE(started_at, $2), updated_at = $2 WHERE id = $1")
-            .bind(issue_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        append(&mut tx, NewEvent { kind: "issue.queued", actor, subscriber_id: None, list_id: Some(list_id), issue_id: Some(issue_id), detail: json!({"recipients": queued}) }, now).await?;
+        let queued = queue_in(&mut tx, issue_id, &["draft", "scheduled"], actor).await?;
         tx.commit().await?;
+        self.analyze_after_snapshot(queued).await?;
         Ok(queued)
+    }
+
+    /// Queues the scheduled issues whose time has come; returns (issue, recipients) of each.
+    /// With several instances, one queues while the others find the work taken: the first to
+    /// take the scheduler's lock does it, and an issue another queued meanwhile is left alone.
+    pub async fn queue_due_issues(&self, actor: &Actor) -> Result<Vec<(i64, u64)>> {
+        let mut tx = self.write().await?;
+        if !elect(&mut tx, Job::Scheduler).await? {
+            return Ok(Vec::new());
+        }
+        let due: Vec<i64> = q!(scalar_all, &mut tx, [deliveries::DUE_ISSUES], super::now())?;
+        let mut queued = Vec::with_capacity(due.len());
+        for issue_id in due {
+            match queue_in(&mut tx, issue_id, &["scheduled"], actor).await {
+                Ok(n) => queued.push((issue_id, n)),
+                Err(StoreError::IssueLocked { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        for (_, n) in &queued {
+            self.analyze_after_snapshot(*n).await?;
+        }
+        Ok(queued)
+    }
+
+    /// A snapshot of hundreds of thousands of rows changes what the planner should expect of
+    /// `deliveries`; PostgreSQL's autovacuum would notice late, mid-send.
+    async fn analyze_after_snapshot(&self, queued: u64) -> Result<()> {
+        if self.is_postgres() && queued >= 100_000 {
+            q!(exec, &mut self.read().await?, "ANALYZE deliveries")?;
+        }
+        Ok(())
     }
 
     /// Sets a draft's send time; the scheduler queues it when due.
@@ -100,22 +142,17 @@ impl Store {
         self.change_issue_status(issue_id, &["draft", "scheduled"], "scheduled", Some(at), actor).await
     }
 
-    /// Scheduled issues whose time has come.
-    pub async fn due_issues(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM issues WHERE status = 'scheduled' AND send_at <= $1 ORDER BY send_at").bind(now).fetch_all(&self.pool).await?)
-    }
-
     /// Moves an issue between statuses, refusing when it is not in one of `from`.
     pub async fn change_issue_status(&self, issue_id: i64, from: &[&str], to: &str, send_at: Option<DateTime<Utc>>, actor: &Actor) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let (list_id, status, slug): (i64, String, String) = sqlx::query_as("SELECT list_id, status, slug FROM issues WHERE id = $1").bind(issue_id).fetch_one(&mut *tx).await?;
+        let (list_id, status, slug): (i64, String, String) = q!(one, &mut tx, [issues::LOCK], issue_id)?;
         if !from.contains(&status.as_str()) {
             return Err(StoreError::IssueState { slug, status, wanted: to.to_string() });
         }
-        sqlx::query("UPDATE issues SET status = $2, send_at = COALESCE($3, send_at), updated_at = $4 WHERE id = $1").bind(issue_id).bind(to).bind(send_at).bind(now).execute(&mut *tx).await?;
+        q!(exec, &mut tx, "UPDATE issues SET status = $2, send_at = COALESCE($3, send_at), updated_at = $4 WHERE id = $1", issue_id, to, send_at, now)?;
         if to == "cancelled" {
-            sqlx::query("UPDATE deliveries SET state = 'skipped', last_error = 'send cancelled', updated_at = $2 WHERE issue_id = $1 AND state = 'queued'").bind(issue_id).bind(now).execute(&mut *tx).await?;
+            q!(exec, &mut tx, "UPDATE deliveries SET state = 'skipped', last_error = 'send cancelled', updated_at = $2 WHERE issue_id = $1 AND state = 'queued'", issue_id, now)?;
         }
         let kind = format!("issue.{to}");
         append(&mut tx, NewEvent { kind: &kind, actor, subscriber_id: None, list_id: Some(list_id), issue_id: Some(issue_id), detail: json!({"from": status}) }, now).await?;
@@ -124,96 +161,34 @@ impl Store {
     }
 
     /// Claims up to `limit` due deliveries of issues that are sending, oldest issue first, under
-    /// a lease held by `owner`. Each claim counts as an attempt.
-    pub async fn claim_deliveries(&self, owner: &str, limit: i64, lease_until: DateTime<Utc>) -> Result<Vec<Claimed>> {
-        let now = super::now();
-        let mut tx = self.write().await?;
-        // The oldest sending issue with something due: one whose remaining rows all wait for a retry
-        // must not hold up the next issue.
-        let Some(issue_id): Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM issues i WHERE status = 'sending'
-               AND EXISTS (SELECT 1 FROM deliveries d WHERE d.issue_id = i.id AND d.state = 'queued' AND d.next_attempt_at <= $1)
-             ORDER BY started_at, id LIMIT 1",
-        )
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(Vec::new());
-        };
-        // No UPDATE … LIMIT in SQLite: claim through a sub-select (PostgreSQL: add FOR UPDATE SKIP LOCKED).
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3
-             WHERE id IN (SELECT id FROM deliveries WHERE issue_id = $4 AND state = 'queued' AND next_attempt_at <= $3
-                          ORDER BY next_attempt_at, id LIMIT $5)
-             RETURNING id",
-        )
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .bind(issue_id)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        let claimed = if ids.is_empty() {
-            Vec::new()
-        } else {
-            let placeholders = vec!["?"; ids.len()].join(", ");
-            let sql = format!(
-                "SELECT d.id, d.issue_id, d.subscriber_id, d.attempts, s.email, s.name, s.status AS subscriber_status, u.status AS subscription_status
-                 FROM deliveries d JOIN issues i ON i.id = d.issue_id
-                 LEFT JOIN subscribers s ON s.id = d.subscriber_id
-                 LEFT JOIN subscriptions u ON u.list_id = i.list_id AND u.subscriber_id = d.subscriber_id
-                 WHERE d.id IN ({placeholders}) ORDER BY d.id"
-            );
-            let mut query = sqlx::query_as(&sql);
-            for id in &ids {
-                query = query.bind(id);
+    /// a lease of `lease` held by `owner`. Each claim counts as an attempt. Instances sharing a
+    /// PostgreSQL database claim disjoint rows.
+    pub async fn claim_deliveries(&self, owner: &str, limit: i64, lease: Duration) -> Result<Vec<Claimed>> {
+        match &self.backend {
+            Backend::Sqlite(_) => {
+                let Tx::Sqlite(mut tx) = self.write().await? else { unreachable!("a SQLite store writes SQLite transactions") };
+                let claimed = super::sqlite::deliveries::claim(&mut tx, owner, limit, lease).await?;
+                tx.commit().await?;
+                Ok(claimed)
             }
-            query.fetch_all(&mut *tx).await?
-        };
-        tx.commit().await?;
-        Ok(claimed)
+            Backend::Postgres(db) => super::postgres::deliveries::claim(&db.pool, owner, limit, lease).await,
+        }
     }
 
-    /// Writes a batch of outcomes in one transaction. Only rows still leased by `owner` change,
-    /// so a lease that was reclaimed meanwhile is not overwritten.
+    /// Writes a batch of outcomes. Only rows still leased by `owner` change, so a lease that was
+    /// reclaimed meanwhile (the owner was thought dead) is not overwritten.
     pub async fn record_outcomes(&self, owner: &str, outcomes: &[(Claimed, Outcome)], policy: BouncePolicy) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
+        let changed: Vec<i64> = match &mut tx {
+            Tx::Sqlite(tx) => super::sqlite::deliveries::record(tx, owner, outcomes, now).await?,
+            Tx::Postgres(tx) => super::postgres::deliveries::record(tx, owner, outcomes).await?,
+        };
         for (d, outcome) in outcomes {
-            let (state, next, code, error, attempts_back) = match outcome {
-                Outcome::Sent => ("sent", None, Some(250), None, 0),
-                Outcome::Retry { at, code, error } => ("queued", Some(*at), *code, Some(error.as_str()), 0),
-                Outcome::Requeue { at, error } => ("queued", Some(*at), None, Some(error.as_str()), 1),
-                Outcome::Failed { code, error } => ("failed", None, *code, Some(error.as_str()), 0),
-                Outcome::Rejected { code, error, hard, .. } => (if *hard { "bounced" } else { "failed" }, None, *code, Some(error.as_str()), 0),
-                Outcome::Skipped { why } => ("skipped", None, None, Some(*why), 0),
-            };
-            let changed = sqlx::query(
-                "UPDATE deliveries SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), smtp_code = $3, last_error = $4,
-                    attempts = attempts - $5, sent_at = CASE WHEN $1 = 'sent' THEN $6 ELSE sent_at END,
-                    lease_owner = NULL, lease_until = NULL, updated_at = $6
-                 WHERE id = $7 AND lease_owner = $8 AND state = 'sending'",
-            )
-            .bind(state)
-            .bind(next)
-            .bind(code.map(i64::from))
-            // The relay's reply names the reader; the row outlives an erasure of them.
-            .bind(error.map(|e| scrub_addresses(e).into_owned()))
-            .bind(attempts_back)
-            .bind(now)
-            .bind(d.id)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 1
-                && let Outcome::Rejected { code, error, hard, reason } = outcome
+            if let (Outcome::Rejected { code, error, hard, reason }, Some(subscriber_id)) = (outcome, d.subscriber_id)
+                && changed.contains(&d.id)
             {
-                if let Some(subscriber_id) = d.subscriber_id {
-                    record_smtp_bounce(&mut tx, subscriber_id, Some(d.issue_id), *code, error, *hard, reason, policy, now).await?;
-                }
+                record_smtp_bounce(&mut tx, subscriber_id, Some(d.issue_id), *code, error, *hard, reason, policy, now).await?;
             }
         }
         tx.commit().await?;
@@ -224,14 +199,9 @@ impl Store {
     pub async fn finish_issues(&self) -> Result<Vec<i64>> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let done: Vec<(i64, i64)> = sqlx::query_as(
-            "UPDATE issues SET status = 'sent', finished_at = $1, updated_at = $1
+        let done: Vec<(i64, i64)> = q!(all, &mut tx, "UPDATE issues SET status = 'sent', finished_at = $1, updated_at = $1
              WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.issue_id = issues.id AND d.state IN ('queued', 'sending'))
-             RETURNING id, list_id",
-        )
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+             RETURNING id, list_id", now)?;
         for (issue_id, list_id) in &done {
             append(&mut tx, NewEvent { kind: "issue.sent", actor: &Actor("system".into()), subscriber_id: None, list_id: Some(*list_id), issue_id: Some(*issue_id), detail: json!({}) }, now).await?;
         }
@@ -241,15 +211,11 @@ impl Store {
 
     /// The earliest time a queued delivery of a sending issue becomes due, if any.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
-        Ok(sqlx::query_scalar(
-            "SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN issues i ON i.id = d.issue_id WHERE i.status = 'sending' AND d.state = 'queued'",
-        )
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(q!(scalar, &mut self.read().await?, "SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN issues i ON i.id = d.issue_id WHERE i.status = 'sending' AND d.state = 'queued'")?)
     }
 
     pub async fn delivery_counts(&self, issue_id: i64) -> Result<DeliveryCounts> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state").bind(issue_id).fetch_all(&self.pool).await?;
+        let rows: Vec<(String, i64)> = q!(all, &mut self.read().await?, "SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state", issue_id)?;
         let mut c = DeliveryCounts::default();
         for (state, n) in rows {
             match state.as_str() {
@@ -266,19 +232,13 @@ impl Store {
 
     /// Messages sent since `since`, for the current rate.
     pub async fn sent_since(&self, issue_id: i64, since: DateTime<Utc>) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND state = 'sent' AND sent_at >= $2").bind(issue_id).bind(since).fetch_one(&self.pool).await?)
+        Ok(q!(scalar, &mut self.read().await?, "SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND state = 'sent' AND sent_at >= $2", issue_id, since)?)
     }
 
     /// The most frequent errors of an issue's deliveries.
     pub async fn top_errors(&self, issue_id: i64, limit: i64) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(
-            "SELECT last_error, COUNT(*) AS n FROM deliveries WHERE issue_id = $1 AND last_error IS NOT NULL AND state <> 'sent'
-             GROUP BY last_error ORDER BY n DESC LIMIT $2",
-        )
-        .bind(issue_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(q!(all, &mut self.read().await?, "SELECT last_error, COUNT(*) AS n FROM deliveries WHERE issue_id = $1 AND last_error IS NOT NULL AND state <> 'sent'
+             GROUP BY last_error ORDER BY n DESC LIMIT $2", issue_id, limit)?)
     }
 }
 
@@ -286,7 +246,7 @@ impl Store {
 /// and the bounce policy applies to it as to any bounce.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn record_smtp_bounce(
-    conn: &mut sqlx::SqliteConnection,
+    c: &mut impl AsConn,
     subscriber_id: i64,
     issue_id: Option<i64>,
     code: Option<u16>,
@@ -308,5 +268,19 @@ pub(super) async fn record_smtp_bounce(
         diagnostic: Some(error),
         ..Default::default()
     };
-    apply_bounce(conn, &bounce, policy, now).await.map(|_| ())
+    apply_bounce(c, &bounce, policy, now).await.map(|_| ())
+}
+
+/// Locks the issue, checks it may be queued (it is in one of `from`), snapshots its audience and
+/// marks it sending, inside the caller's transaction.
+async fn queue_in(tx: &mut Tx, issue_id: i64, from: &[&str], actor: &Actor) -> Result<u64> {
+    let now = super::now();
+    let (list_id, status, slug): (i64, String, String) = q!(one, tx, [issues::LOCK], issue_id)?;
+    if !from.contains(&status.as_str()) {
+        return Err(StoreError::IssueLocked { slug, status });
+    }
+    let queued = q!(exec, tx, [deliveries::SNAPSHOT], issue_id, list_id, now)?;
+    q!(exec, tx, "UPDATE issues SET status = 'sending', queued_at = $2, started_at = COALESCE(started_at, $2), updated_at = $2 WHERE id = $1", issue_id, now)?;
+    append(tx, NewEvent { kind: "issue.queued", actor, subscriber_id: None, list_id: Some(list_id), issue_id: Some(issue_id), detail: json!({"recipients": queued}) }, now).await?;
+    Ok(queued)
 }

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::SqliteConnection;
-
+use super::conn::{AsConn, q};
 use super::{Result, Store};
 use crate::domain::personal::scrub_addresses;
 
@@ -48,27 +47,18 @@ pub struct EventRecord {
     pub detail: sqlx::types::Json<Value>,
 }
 
-pub(super) async fn append(conn: &mut SqliteConnection, event: NewEvent<'_>, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO events (at, type, actor, subscriber_id, list_id, issue_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(at)
-    .bind(event.kind)
-    .bind(&event.actor.0)
-    .bind(event.subscriber_id)
-    .bind(event.list_id)
-    .bind(event.issue_id)
+pub(super) async fn append(c: &mut impl AsConn, event: NewEvent<'_>, at: DateTime<Utc>) -> Result<()> {
     // No reader's address in the append-only log: it could never be erased from there.
-    .bind(scrub_addresses(&event.detail.to_string()).as_ref())
-    .execute(conn)
-    .await?;
+    // JSON escapes a NUL character as \u0000, which PostgreSQL's jsonb refuses: it goes.
+    let detail = scrub_addresses(&event.detail.to_string()).replace("\\u0000", "");
+    q!(exec, c, [events::APPEND], at, event.kind, &event.actor.0, event.subscriber_id, event.list_id, event.issue_id, detail)?;
     Ok(())
 }
 
 impl Store {
     /// The id of the newest event: anything staff would see change has one.
     pub async fn newest_event_id(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events").fetch_one(&self.pool).await?)
+        Ok(q!(scalar, &mut self.read().await?, "SELECT COALESCE(MAX(id), 0) FROM events")?)
     }
 
     pub async fn record_event(&self, event: NewEvent<'_>) -> Result<()> {
@@ -79,14 +69,14 @@ impl Store {
     }
 
     pub(super) async fn events_of_subscriber(&self, subscriber_id: i64, limit: i64) -> Result<Vec<EventRecord>> {
-        Ok(sqlx::query_as(
+        Ok(q!(
+            all,
+            &mut self.read().await?,
             "SELECT e.id, e.at, e.type, e.actor, l.slug AS list, e.detail
              FROM events e LEFT JOIN lists l ON l.id = e.list_id
              WHERE e.subscriber_id = $1 ORDER BY e.id DESC LIMIT $2",
-        )
-        .bind(subscriber_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+            subscriber_id,
+            limit
+        )?)
     }
 }

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::conn::q;
 use super::{Result, Store};
 
 /// Which subscriptions to export. `status` is the effective status: `bounced` and `complained`
@@ -21,7 +22,7 @@ pub struct ExportRow {
     pub subscriber_id: i64,
     pub email: String,
     pub name: String,
-    pub attributes: String,
+    pub attributes: sqlx::types::Json<serde_json::Map<String, serde_json::Value>>,
     pub list: String,
     pub status: String,
     pub consent_source: String,
@@ -35,13 +36,8 @@ const EFFECTIVE_STATUS: &str =
 
 impl Store {
     /// The attribute names found on the exported rows, sorted: the CSV's extra columns.
-    /// (SQLite's `json_each`; PostgreSQL's `jsonb_object_keys`.)
     pub async fn export_attribute_keys(&self, filter: &ExportFilter) -> Result<Vec<String>> {
-        let sql = format!(
-            "SELECT DISTINCT j.key FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id, json_each(s.attributes) j
-             WHERE ($1 IS NULL OR u.list_id = $1) AND ($2 IS NULL OR {EFFECTIVE_STATUS} = $2) ORDER BY j.key"
-        );
-        Ok(sqlx::query_scalar(&sql).bind(filter.list_id).bind(&filter.status).fetch_all(&self.pool).await?)
+        Ok(q!(scalar_all, &mut self.read().await?, [export::ATTRIBUTE_KEYS], filter.list_id, &filter.status)?)
     }
 
     /// The next page after `after` (list id, subscriber id), in that order.
@@ -54,13 +50,6 @@ impl Store {
                AND ($3 IS NULL OR u.list_id = $3) AND ($4 IS NULL OR {EFFECTIVE_STATUS} = $4)
              ORDER BY u.list_id, u.subscriber_id LIMIT $5"
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(after.0)
-            .bind(after.1)
-            .bind(filter.list_id)
-            .bind(&filter.status)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(q!(all, &mut self.read().await?, sql, after.0, after.1, filter.list_id, &filter.status, limit)?)
     }
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::events::Actor;
+use super::conn::q;
 use super::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -37,21 +38,14 @@ pub struct ImportTotals<'a> {
 impl Store {
     pub async fn start_import_job(&self, list_id: i64, confirmed: bool, bytes_total: u64, actor: &Actor) -> Result<i64> {
         let mut tx = self.write().await?;
-        let id: i64 = sqlx::query_scalar("INSERT INTO import_jobs (list_id, actor, confirmed, state, bytes_total, started_at) VALUES ($1, $2, $3, 'running', $4, $5) RETURNING id")
-            .bind(list_id)
-            .bind(&actor.0)
-            .bind(confirmed)
-            .bind(bytes_total as i64)
-            .bind(super::now())
-            .fetch_one(&mut *tx)
-            .await?;
+        let id: i64 = q!(scalar, &mut tx, "INSERT INTO import_jobs (list_id, actor, confirmed, state, bytes_total, started_at) VALUES ($1, $2, $3, 'running', $4, $5) RETURNING id", list_id, &actor.0, confirmed, bytes_total as i64, super::now())?;
         tx.commit().await?;
         Ok(id)
     }
 
     pub async fn import_progress(&self, id: i64, bytes_read: u64) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE import_jobs SET bytes_read = $1 WHERE id = $2 AND state = 'running'").bind(bytes_read as i64).bind(id).execute(&mut *tx).await?;
+        q!(exec, &mut tx, "UPDATE import_jobs SET bytes_read = $1 WHERE id = $2 AND state = 'running'", bytes_read as i64, id)?;
         tx.commit().await
     }
 
@@ -60,45 +54,26 @@ impl Store {
         let now = super::now();
         match outcome {
             Ok(t) => {
-                sqlx::query(
-                    "UPDATE import_jobs SET state = 'done', bytes_read = bytes_total, rows = $1, imported = $2, updated = $3, skipped = $4, problems = $5, finished_at = $6 WHERE id = $7",
-                )
-                .bind(t.rows as i64)
-                .bind(t.imported as i64)
-                .bind(t.updated as i64)
-                .bind(t.skipped as i64)
-                .bind(t.problems.to_string())
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                q!(exec, &mut tx, "UPDATE import_jobs SET state = 'done', bytes_read = bytes_total, rows = $1, imported = $2, updated = $3, skipped = $4, problems = $5, finished_at = $6 WHERE id = $7", t.rows as i64, t.imported as i64, t.updated as i64, t.skipped as i64, sqlx::types::Json(t.problems), now, id)?;
             }
             Err(error) => {
-                sqlx::query("UPDATE import_jobs SET state = 'failed', error = $1, finished_at = $2 WHERE id = $3").bind(error).bind(now).bind(id).execute(&mut *tx).await?;
+                q!(exec, &mut tx, "UPDATE import_jobs SET state = 'failed', error = $1, finished_at = $2 WHERE id = $3", error, now, id)?;
             }
         }
         tx.commit().await
     }
 
     pub async fn import_job(&self, id: i64) -> Result<ImportJob> {
-        sqlx::query_as(
-            "SELECT j.id, l.slug AS list, j.state, j.bytes_total, j.bytes_read, j.rows, j.imported, j.updated, j.skipped, j.problems, j.error, j.started_at, j.finished_at
-             FROM import_jobs j JOIN lists l ON l.id = j.list_id WHERE j.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
+        q!(opt, &mut self.read().await?, "SELECT j.id, l.slug AS list, j.state, j.bytes_total, j.bytes_read, j.rows, j.imported, j.updated, j.skipped, j.problems, j.error, j.started_at, j.finished_at
+             FROM import_jobs j JOIN lists l ON l.id = j.list_id WHERE j.id = $1", id)?
         .ok_or(StoreError::UnknownImport(id))
     }
 
     /// Jobs a crash left running can never finish: they are marked failed at startup.
     pub async fn fail_interrupted_imports(&self) -> Result<u64> {
         let mut tx = self.write().await?;
-        let done = sqlx::query("UPDATE import_jobs SET state = 'failed', error = 'interrupted: the server stopped during the import; rows before the stop are kept', finished_at = $1 WHERE state = 'running'")
-            .bind(super::now())
-            .execute(&mut *tx)
-            .await?;
+        let done = q!(exec, &mut tx, "UPDATE import_jobs SET state = 'failed', error = 'interrupted: the server stopped during the import; rows before the stop are kept', finished_at = $1 WHERE state = 'running'", super::now())?;
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(done)
     }
 }

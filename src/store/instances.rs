@@ -1,8 +1,10 @@
 //! Delivery processes announce themselves with a heartbeat, so that when one dies its leases
-//! go back to the queue at once instead of waiting for them to expire.
+//! go back to the queue at once instead of waiting for them to expire; and a process that was
+//! thought dead (frozen, cut off) learns so at its next heartbeat.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
+use super::conn::{Later, q};
 use super::{Result, Store};
 
 /// An instance that has not beaten for this long is dead, wherever it ran.
@@ -10,58 +12,46 @@ pub const HEARTBEAT_TIMEOUT_SECS: i64 = 30;
 
 impl Store {
     pub async fn register_instance(&self, id: &str, pid: u32, hostname: &str) -> Result<()> {
-        let now = super::now();
-        sqlx::query("INSERT INTO instances (id, pid, hostname, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at")
-            .bind(id)
-            .bind(i64::from(pid))
-            .bind(hostname)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut tx = self.write().await?;
+        q!(exec, &mut tx, [instances::REGISTER], id, i64::from(pid), hostname, super::now())?;
+        tx.commit().await
     }
 
-    pub async fn heartbeat(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE instances SET heartbeat_at = $2 WHERE id = $1").bind(id).bind(super::now()).execute(&self.pool).await?;
-        Ok(())
+    /// Notes that the instance is alive. False when its row is gone: another instance declared
+    /// it dead and took its leases, so whatever it holds is no longer its own.
+    pub async fn heartbeat(&self, id: &str) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let beaten = q!(exec, &mut tx, [instances::HEARTBEAT], id, super::now())? == 1;
+        tx.commit().await?;
+        Ok(beaten)
     }
 
     /// Keeps this instance's claims from expiring while it is alive and working on them.
-    pub async fn extend_leases(&self, owner: &str, until: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE deliveries SET lease_until = $2 WHERE lease_owner = $1 AND state = 'sending'").bind(owner).bind(until).execute(&self.pool).await?;
-        Ok(())
+    pub async fn extend_leases(&self, owner: &str, lease: Duration) -> Result<()> {
+        let mut tx = self.write().await?;
+        q!(exec, &mut tx, [instances::EXTEND_LEASES], owner, Later(lease))?;
+        tx.commit().await
     }
 
     pub async fn unregister_instance(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM instances WHERE id = $1").bind(id).execute(&self.pool).await?;
-        Ok(())
+        let mut tx = self.write().await?;
+        q!(exec, &mut tx, "DELETE FROM instances WHERE id = $1", id)?;
+        tx.commit().await
     }
 
     /// Returns to the queue every `sending` delivery whose lease expired or whose owner is dead:
-    /// silent for too long, or (on this host) no longer a running process. Returns how many.
+    /// silent for too long by the database's clock, or (on this host) no longer a running
+    /// process. Returns how many.
     pub async fn reclaim_leases(&self, me: &str, hostname: &str, alive: impl Fn(u32) -> bool) -> Result<u64> {
-        let now = super::now();
-        let others: Vec<(String, i64, String, DateTime<Utc>)> = sqlx::query_as("SELECT id, pid, hostname, heartbeat_at FROM instances WHERE id <> $1").bind(me).fetch_all(&self.pool).await?;
-        let stale = now - Duration::seconds(HEARTBEAT_TIMEOUT_SECS);
-        let dead: Vec<String> = others
-            .into_iter()
-            .filter(|(_, pid, host, beat)| *beat < stale || (host == hostname && !alive(*pid as u32)))
-            .map(|(id, ..)| id)
-            .collect();
+        let stale_after = Later(-Duration::seconds(HEARTBEAT_TIMEOUT_SECS));
+        let others: Vec<(String, i64, String, bool)> = q!(all, &mut self.read().await?, [instances::OTHERS], me, stale_after)?;
+        let dead: Vec<String> = others.into_iter().filter(|(_, pid, host, stale)| *stale || (host == hostname && !alive(*pid as u32))).map(|(id, ..)| id).collect();
         let mut tx = self.write().await?;
-        let mut reclaimed = sqlx::query("UPDATE deliveries SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'sending' AND lease_until < $1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let now = super::now();
+        let mut reclaimed = q!(exec, &mut tx, [instances::RECLAIM_EXPIRED], now)?;
         for id in &dead {
-            reclaimed += sqlx::query("UPDATE deliveries SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'sending' AND lease_owner = $2")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            sqlx::query("DELETE FROM instances WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            reclaimed += q!(exec, &mut tx, "UPDATE deliveries SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'sending' AND lease_owner = $2", now, id)?;
+            q!(exec, &mut tx, "DELETE FROM instances WHERE id = $1", id)?;
         }
         tx.commit().await?;
         Ok(reclaimed)

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::conn::q;
 use super::events::{Actor, NewEvent, append};
 use super::{Result, Store, StoreError, unique_violation, unknown_list};
 use crate::domain::{LanguageTag, ListSlug};
@@ -52,17 +53,8 @@ impl Store {
     pub async fn create_list(&self, list: NewList, actor: &Actor) -> Result<List> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let created: List = sqlx::query_as(
-            "INSERT INTO lists (slug, name, description, language, created_at) VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, slug, name, description, language, public, created_at",
-        )
-        .bind(list.slug.as_str())
-        .bind(&list.name)
-        .bind(&list.description)
-        .bind(list.language.as_str())
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
+        let created: List = q!(one, &mut tx, "INSERT INTO lists (slug, name, description, language, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, slug, name, description, language, public, created_at", list.slug.as_str(), &list.name, &list.description, list.language.as_str(), now)
         .map_err(|e| if unique_violation(&e) { StoreError::ListExists(list.slug.to_string()) } else { e.into() })?;
         let event = NewEvent { kind: "list.created", actor, subscriber_id: None, list_id: Some(created.id), issue_id: None, detail: json!({"slug": created.slug}) };
         append(&mut tx, event, now).await?;
@@ -71,41 +63,34 @@ impl Store {
     }
 
     pub async fn list_by_slug(&self, slug: &ListSlug) -> Result<List> {
-        sqlx::query_as("SELECT id, slug, name, description, language, public, created_at FROM lists WHERE slug = $1")
-            .bind(slug.as_str())
-            .fetch_optional(&self.pool)
-            .await?
+        q!(opt, &mut self.read().await?, "SELECT id, slug, name, description, language, public, created_at FROM lists WHERE slug = $1", slug.as_str())?
             .ok_or_else(|| unknown_list(slug))
     }
 
     /// Exact counts, computed now (a full pass over the subscriptions: the CLI's `list ls`).
     pub async fn list_counts(&self) -> Result<Vec<ListCounts>> {
         let sql = format!("SELECT l.slug, l.name, l.language, {COUNTS} FROM lists l {COUNT_JOINS} GROUP BY l.id, l.slug, l.name, l.language ORDER BY l.slug");
-        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+        Ok(q!(all, &mut self.read().await?, sql)?)
     }
 
     /// The counts as last recomputed (see `refresh_list_stats`); lists never counted yet are
     /// counted first. `counted_at` is the oldest of the rows.
     pub async fn list_counts_summary(&self) -> Result<(Vec<ListCounts>, Option<DateTime<Utc>>)> {
-        let uncounted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM lists l WHERE NOT EXISTS (SELECT 1 FROM list_stats x WHERE x.list_id = l.id)").fetch_one(&self.pool).await?;
+        let uncounted: i64 = q!(scalar, &mut self.read().await?, "SELECT COUNT(*) FROM lists l WHERE NOT EXISTS (SELECT 1 FROM list_stats x WHERE x.list_id = l.id)")?;
         if uncounted > 0 {
             self.refresh_list_stats().await?;
         }
-        let rows: Vec<ListCounts> = sqlx::query_as(
-            "SELECT l.slug, l.name, l.language, x.pending, x.confirmed, x.unsubscribed, x.bounced, x.complained
-             FROM lists l JOIN list_stats x ON x.list_id = l.id ORDER BY l.slug",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let at: Option<DateTime<Utc>> = sqlx::query_scalar("SELECT MIN(counted_at) FROM list_stats").fetch_one(&self.pool).await?;
+        let rows: Vec<ListCounts> = q!(all, &mut self.read().await?, "SELECT l.slug, l.name, l.language, x.pending, x.confirmed, x.unsubscribed, x.bounced, x.complained
+             FROM lists l JOIN list_stats x ON x.list_id = l.id ORDER BY l.slug")?;
+        let at: Option<DateTime<Utc>> = q!(scalar, &mut self.read().await?, "SELECT MIN(counted_at) FROM list_stats")?;
         Ok((rows, at))
     }
 
     /// Recounts every list when something happened since the last count (or `force`d). The
     /// count reads outside the writer's turn; only the small upsert takes it.
     pub async fn refresh_list_stats_if_changed(&self) -> Result<bool> {
-        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events").fetch_one(&self.pool).await?;
-        let counted: Option<i64> = sqlx::query_scalar("SELECT MIN(as_of_event) FROM list_stats").fetch_one(&self.pool).await?;
+        let newest: i64 = q!(scalar, &mut self.read().await?, "SELECT COALESCE(MAX(id), 0) FROM events")?;
+        let counted: Option<i64> = q!(scalar, &mut self.read().await?, "SELECT MIN(as_of_event) FROM list_stats")?;
         if counted.is_some_and(|c| c >= newest) {
             return Ok(false);
         }
@@ -114,43 +99,26 @@ impl Store {
     }
 
     pub async fn refresh_list_stats(&self) -> Result<()> {
-        let newest: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM events").fetch_one(&self.pool).await?;
+        let newest: i64 = q!(scalar, &mut self.read().await?, "SELECT COALESCE(MAX(id), 0) FROM events")?;
         let sql = format!("SELECT l.id, {COUNTS} FROM lists l {COUNT_JOINS} GROUP BY l.id");
-        let counts: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+        let counts: Vec<(i64, i64, i64, i64, i64, i64)> = q!(all, &mut self.read().await?, sql)?;
         let now = super::now();
         let mut tx = self.write().await?;
         for (list_id, pending, confirmed, unsubscribed, bounced, complained) in counts {
-            sqlx::query(
-                "INSERT INTO list_stats (list_id, pending, confirmed, unsubscribed, bounced, complained, as_of_event, counted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            q!(exec, &mut tx, "INSERT INTO list_stats (list_id, pending, confirmed, unsubscribed, bounced, complained, as_of_event, counted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (list_id) DO UPDATE SET pending = excluded.pending, confirmed = excluded.confirmed, unsubscribed = excluded.unsubscribed,
-                   bounced = excluded.bounced, complained = excluded.complained, as_of_event = excluded.as_of_event, counted_at = excluded.counted_at",
-            )
-            .bind(list_id)
-            .bind(pending)
-            .bind(confirmed)
-            .bind(unsubscribed)
-            .bind(bounced)
-            .bind(complained)
-            .bind(newest)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+                   bounced = excluded.bounced, complained = excluded.complained, as_of_event = excluded.as_of_event, counted_at = excluded.counted_at", list_id, pending, confirmed, unsubscribed, bounced, complained, newest, now)?;
         }
         tx.commit().await
     }
 
     /// Confirmed subscribers of one list who may be mailed: what a send to it reaches, exactly.
     pub async fn mailable_count(&self, list_id: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id WHERE u.list_id = $1 AND u.status = 'confirmed' AND s.status = 'active'",
-        )
-        .bind(list_id)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(q!(scalar, &mut self.read().await?, "SELECT COUNT(*) FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id WHERE u.list_id = $1 AND u.status = 'confirmed' AND s.status = 'active'", list_id)?)
     }
 
     /// Every list, without counts.
     pub async fn lists(&self) -> Result<Vec<List>> {
-        Ok(sqlx::query_as("SELECT id, slug, name, description, language, public, created_at FROM lists ORDER BY slug").fetch_all(&self.pool).await?)
+        Ok(q!(all, &mut self.read().await?, "SELECT id, slug, name, description, language, public, created_at FROM lists ORDER BY slug")?)
     }
 }

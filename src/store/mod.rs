@@ -1,12 +1,17 @@
 //! Every SQL statement Tidings runs lives below this module, one file per table group.
 //!
-//! The rest of the code calls typed functions on [`Store`] and never sees SQL. Statements are
-//! written to run on PostgreSQL too where that costs nothing (`$n` placeholders, `ON CONFLICT`,
-//! `RETURNING`); what is SQLite-only (`json_each`, `json_patch`, pragmas) is marked so a
-//! PostgreSQL backend knows what to replace.
+//! The rest of the code calls typed functions on [`Store`] and never sees SQL, nor which database
+//! is open: SQLite (the embedded default) or PostgreSQL (several instances sharing one database).
+//! Each table group's file here holds its row types and its logic, written once; statements that
+//! read the same on both databases are written there, and those that must differ (locks, time
+//! arithmetic, JSON, bulk paths) live in `sqlite/` and `postgres/` under the same names, picked by
+//! [`conn::q!`] for the backend the store opened.
 
 pub mod backup;
 mod bounces;
+pub(crate) mod conn;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
 mod charts;
 mod confirmations;
 mod consent;
@@ -18,22 +23,17 @@ mod import_jobs;
 mod instances;
 mod issues;
 mod lists;
+pub(crate) mod migrations;
 mod scrub;
 mod staff;
 mod staff_views;
 mod subscribers;
 mod suppressions;
 
-use std::str::FromStr;
-use std::sync::Arc;
-use std::time::Duration;
-
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::ConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::domain::{EmailAddress, ListSlug};
+use conn::{Pooled, Tx, q};
 
 pub use bounces::{BouncePolicy, Decision, NewBounce};
 pub use charts::{CurveMinute, GrowthDay, SendRate};
@@ -53,16 +53,19 @@ pub use subscribers::{
     AddOutcome, BounceRecord, DeliveryRecord, NewSubscription, SubscriberDetail, SubscriptionRecord, UnsubscribeOutcome,
 };
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {url}: {source}")]
+    #[error("cannot open the database {}: {source}", describe_url(url))]
     Open { url: String, source: sqlx::Error },
+    #[error("{0}")]
+    Schema(String),
     #[error("cannot bring the database schema up to date: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// Text with a NUL character, which PostgreSQL cannot store.
+    #[error("the text contains a NUL character, which cannot be stored")]
+    BadText,
     #[error("no list with slug {0:?}")]
     UnknownList(String),
     #[error("a list with slug {0:?} already exists")]
@@ -89,6 +92,8 @@ pub enum StoreError {
     UnknownToken(String),
     #[error("no import job {0}")]
     UnknownImport(i64),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
 }
@@ -98,8 +103,23 @@ impl StoreError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::IssueState { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. } | Self::StaffExists(_) | Self::UnknownStaff(_) | Self::LastOwner(_) | Self::TokenExists(_) | Self::UnknownToken(_) | Self::UnknownImport(_)
+            Self::BadText | Self::UnknownList(_) | Self::ListExists(_) | Self::UnknownIssue(_) | Self::IssueLocked { .. } | Self::IssueState { .. } | Self::UnknownSubscriber(_) | Self::Suppressed { .. } | Self::StaffExists(_) | Self::UnknownStaff(_) | Self::LastOwner(_) | Self::TokenExists(_) | Self::UnknownToken(_) | Self::UnknownImport(_)
         )
+    }
+}
+
+impl StoreError {
+    /// The database cannot be reached for now (restarting, cut off, out of connections): worth
+    /// waiting for, not a reason to stop.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(e) = self else { return false };
+        match e {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+            // Connection exceptions (08), the server shutting down or starting (57P0x), too many
+            // connections (53300), a lock held by a frozen instance (55P03, lock_timeout).
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300" || c == "55P03"),
+            _ => false,
+        }
     }
 }
 
@@ -108,36 +128,14 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// The handle to the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// SQLite allows one writer at a time; waiting here, in turn, instead of in SQLite's busy
-    /// handler (which sleeps and retries) keeps write latency flat under load.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    backend: Backend,
 }
 
-/// A write transaction that holds this process's writer turn until it commits or drops.
-pub(crate) struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
-    _turn: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = sqlx::SqliteConnection;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
+/// The database the store opened, chosen by the scheme of `database.url`.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
 }
 
 impl Store {
@@ -153,62 +151,104 @@ impl Store {
     }
 
     async fn open_with(url: &str, max_connections: u32, create: bool) -> Result<Self> {
-        let open_err = |source| StoreError::Open { url: url.to_string(), source };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(open_err)?
-            .create_if_missing(create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            // SQLite-only tuning: a 64 MiB page cache and in-memory temp tables for imports.
-            .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory")
-            // Deleted and rewritten rows are zeroed in the pages being written anyway, so erasing a
-            // person really erases them ("fast": without the extra I/O of "on", 12% of an import).
-            .pragma("secure_delete", "fast")
-            // Checkpoint every 64 MiB of log rather than 4 MiB: bulk writes copy hot index pages
-            // into the main file far less often. The limit trims the log file back afterwards.
-            .pragma("wal_autocheckpoint", "16384")
-            .pragma("journal_size_limit", "67108864")
-            // Snapshotting a million-person audience takes seconds by design: not a warning.
-            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .connect_with(options)
-            .await
-            .map_err(open_err)?;
-        MIGRATOR.run(&pool).await?;
-        let store = Self { pool, writer: Arc::new(tokio::sync::Mutex::new(())) };
+        let backend = if is_postgres_url(url) {
+            Backend::Postgres(postgres::Postgres::open(url, max_connections).await?)
+        } else {
+            Backend::Sqlite(sqlite::Sqlite::open(url, max_connections, create).await?)
+        };
+        let store = Self { backend };
         store.ensure_suppression_key().await?;
         store.scrub_stored_addresses().await?;
         Ok(store)
     }
 
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// Schema versions applied, newest last.
     pub async fn applied_migrations(&self) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-            .fetch_all(&self.pool)
-            .await?)
+        let mut c = self.read().await?;
+        Ok(q!(scalar_all, &mut c, "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")?)
     }
 
-    /// A write transaction that takes the write lock up front (`BEGIN IMMEDIATE`), so two writers
-    /// wait on `busy_timeout` instead of failing with SQLITE_BUSY when a read turns into a write.
-    async fn write(&self) -> Result<WriteTx> {
-        let turn = self.writer.clone().lock_owned().await;
-        Ok(WriteTx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: turn })
+    /// A connection for reads.
+    pub(crate) async fn read(&self) -> Result<Pooled> {
+        Ok(match &self.backend {
+            Backend::Sqlite(db) => Pooled::Sqlite(db.pool.acquire().await?),
+            Backend::Postgres(db) => Pooled::Postgres(db.pool.acquire().await?),
+        })
     }
 
-    /// Copies the write-ahead log into the main file and empties it, so old page images (say,
-    /// of an erased person) do not linger in the log. Best effort while readers are active.
+    /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so two
+    /// writers wait their turn instead of failing with SQLITE_BUSY when a read turns into a write.
+    pub(crate) async fn write(&self) -> Result<Tx> {
+        Ok(match &self.backend {
+            Backend::Sqlite(db) => Tx::Sqlite(db.write().await?),
+            Backend::Postgres(db) => Tx::Postgres(db.pool.begin().await?),
+        })
+    }
+
+    /// On SQLite, copies the write-ahead log into the main file and empties it, so old page
+    /// images (say, of an erased person) do not linger in the log. PostgreSQL's own vacuum and
+    /// WAL recycling do that job there.
     async fn checkpoint(&self) -> Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        match &self.backend {
+            Backend::Sqlite(db) => db.checkpoint().await,
+            Backend::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// Runs a script of statements as they are (tests build fixtures with it).
+    #[cfg(test)]
+    pub(crate) async fn execute_script(&self, sql: &str) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(db) => drop(sqlx::raw_sql(sql).execute(&db.pool).await?),
+            Backend::Postgres(db) => drop(sqlx::raw_sql(sql).execute(&db.pool).await?),
+        }
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.backend {
+            Backend::Sqlite(db) => db.pool.close().await,
+            Backend::Postgres(db) => db.pool.close().await,
+        }
     }
+}
+
+/// Whether `url` names a PostgreSQL database (anything else is a SQLite file).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// `url` as it may be shown: a PostgreSQL URL without its password, as "database D on host H".
+pub fn describe_url(url: &str) -> String {
+    if is_postgres_url(url) { postgres::describe(url) } else { url.to_string() }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        // PostgreSQL refuses U+0000 in text (22021) and in JSON (22P05); SQLite would store it.
+        match &e {
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => Self::BadText,
+            _ => Self::Database(e),
+        }
+    }
+}
+
+/// Text from outside (relays' replies, bounce reports) as it is stored: without NUL characters,
+/// which PostgreSQL cannot hold and no reader needs.
+pub(crate) fn storable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') { std::borrow::Cow::Owned(text.replace('\0', "")) } else { std::borrow::Cow::Borrowed(text) }
 }
 
 /// The current time as stored: UTC, whole microseconds (PostgreSQL's precision).

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
+use super::conn::{Job, q, serialise};
 use super::events::{Actor, NewEvent, append};
 use super::{Result, Store, StoreError, unique_violation};
 use crate::domain::{EmailAddress, Role};
@@ -58,13 +59,7 @@ impl Store {
     pub async fn add_staff(&self, email: &EmailAddress, password_hash: &str, role: Role, actor: &Actor) -> Result<StaffMember> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let member: StaffMember = sqlx::query_as("INSERT INTO staff (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id, email, role, created_at")
-            .bind(email.key())
-            .bind(password_hash)
-            .bind(role.as_str())
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
+        let member: StaffMember = q!(one, &mut tx, "INSERT INTO staff (email, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id, email, role, created_at", email.key(), password_hash, role.as_str(), now)
             .map_err(|e| if unique_violation(&e) { StoreError::StaffExists(email.to_string()) } else { e.into() })?;
         append(&mut tx, audit("staff.added", actor, json!({"staff_id": member.id, "role": role})), now).await?;
         tx.commit().await?;
@@ -72,16 +67,18 @@ impl Store {
     }
 
     pub async fn list_staff(&self) -> Result<Vec<StaffMember>> {
-        Ok(sqlx::query_as("SELECT id, email, role, created_at FROM staff ORDER BY email").fetch_all(&self.pool).await?)
+        Ok(q!(all, &mut self.read().await?, "SELECT id, email, role, created_at FROM staff ORDER BY email")?)
     }
 
     pub async fn remove_staff(&self, email: &EmailAddress, actor: &Actor) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let id: Option<i64> = sqlx::query_scalar("DELETE FROM staff WHERE email = $1 RETURNING id").bind(email.key()).fetch_optional(&mut *tx).await?;
+        // Two owners removing each other at once must not both see one owner left.
+        serialise(&mut tx, Job::Staff).await?;
+        let id: Option<i64> = q!(scalar_opt, &mut tx, "DELETE FROM staff WHERE email = $1 RETURNING id", email.key())?;
         let id = id.ok_or_else(|| StoreError::UnknownStaff(email.to_string()))?;
-        let owners_left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff WHERE role = 'owner'").fetch_one(&mut *tx).await?;
-        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff").fetch_one(&mut *tx).await?;
+        let owners_left: i64 = q!(scalar, &mut tx, "SELECT COUNT(*) FROM staff WHERE role = 'owner'")?;
+        let others: i64 = q!(scalar, &mut tx, "SELECT COUNT(*) FROM staff")?;
         if owners_left == 0 && others > 0 {
             // Dropping the transaction undoes the delete: someone must be able to manage staff.
             return Err(StoreError::LastOwner(email.to_string()));
@@ -93,7 +90,7 @@ impl Store {
     /// The account and its password hash, for a login attempt.
     pub async fn staff_credentials(&self, email: &EmailAddress) -> Result<Option<(StaffMember, String)>> {
         let row: Option<(i64, String, String, DateTime<Utc>, String)> =
-            sqlx::query_as("SELECT id, email, role, created_at, password_hash FROM staff WHERE email = $1").bind(email.key()).fetch_optional(&self.pool).await?;
+            q!(opt, &mut self.read().await?, "SELECT id, email, role, created_at, password_hash FROM staff WHERE email = $1", email.key())?;
         row.map(|(id, email, role, created_at, hash)| {
             let role = RoleColumn::try_from(role).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             Ok((StaffMember { id, email, role, created_at }, hash))
@@ -104,28 +101,22 @@ impl Store {
     pub async fn create_token(&self, name: &str, token_hash: &str, role: Role, actor: &Actor) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(name)
-            .bind(token_hash)
-            .bind(role.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
+        q!(exec, &mut tx, "INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES ($1, $2, $3, $4)", name, token_hash, role.as_str(), now)
             .map_err(|e| if unique_violation(&e) { StoreError::TokenExists(name.to_string()) } else { e.into() })?;
         append(&mut tx, audit("token.created", actor, json!({"name": name, "role": role})), now).await?;
         tx.commit().await
     }
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
-        Ok(sqlx::query_as("SELECT name, role, created_at, last_used_at FROM api_tokens WHERE revoked_at IS NULL ORDER BY name").fetch_all(&self.pool).await?)
+        Ok(q!(all, &mut self.read().await?, "SELECT name, role, created_at, last_used_at FROM api_tokens WHERE revoked_at IS NULL ORDER BY name")?)
     }
 
     pub async fn revoke_token(&self, name: &str, actor: &Actor) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
         let name = name.trim();
-        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL").bind(now).bind(name).execute(&mut *tx).await?;
-        if done.rows_affected() == 0 {
+        let done = q!(exec, &mut tx, "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL", now, name)?;
+        if done == 0 {
             return Err(StoreError::UnknownToken(name.to_string()));
         }
         append(&mut tx, audit("token.revoked", actor, json!({"name": name})), now).await?;
@@ -136,12 +127,12 @@ impl Store {
     /// a minute a token, so a busy script does not turn every read into a write.
     pub async fn authenticate_token(&self, token_hash: &str) -> Result<Option<StaffIdentity>> {
         let row: Option<(String, String, Option<DateTime<Utc>>)> =
-            sqlx::query_as("SELECT name, role, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL").bind(token_hash).fetch_optional(&self.pool).await?;
+            q!(opt, &mut self.read().await?, "SELECT name, role, last_used_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", token_hash)?;
         let Some((name, role, last_used)) = row else { return Ok(None) };
         let now = super::now();
         if last_used.is_none_or(|t| now - t > Duration::minutes(1)) {
             let mut tx = self.write().await?;
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2").bind(now).bind(token_hash).execute(&mut *tx).await?;
+            q!(exec, &mut tx, "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2", now, token_hash)?;
             tx.commit().await?;
         }
         let role = role.parse().map_err(|e: crate::domain::UnknownRole| StoreError::Corrupt(e.to_string()))?;
@@ -151,28 +142,15 @@ impl Store {
     pub async fn create_session(&self, staff: &StaffMember, id_hash: &str, csrf: &str, lifetime: Duration, from: &str) -> Result<()> {
         let now = super::now();
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM staff_sessions WHERE expires_at < $1").bind(now).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO staff_sessions (id_hash, staff_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(id_hash)
-            .bind(staff.id)
-            .bind(csrf)
-            .bind(now)
-            .bind(now + lifetime)
-            .execute(&mut *tx)
-            .await?;
+        q!(exec, &mut tx, "DELETE FROM staff_sessions WHERE expires_at < $1", now)?;
+        q!(exec, &mut tx, "INSERT INTO staff_sessions (id_hash, staff_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)", id_hash, staff.id, csrf, now, now + lifetime)?;
         let actor = Actor(format!("staff:{}", staff.email));
         append(&mut tx, audit("staff.login", &actor, json!({"from": from})), now).await?;
         tx.commit().await
     }
 
     pub async fn session(&self, id_hash: &str) -> Result<Option<Session>> {
-        let row: Option<(i64, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT s.id, s.email, s.role, x.csrf, x.expires_at FROM staff_sessions x JOIN staff s ON s.id = x.staff_id WHERE x.id_hash = $1 AND x.expires_at > $2",
-        )
-        .bind(id_hash)
-        .bind(super::now())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(i64, String, String, String, DateTime<Utc>)> = q!(opt, &mut self.read().await?, "SELECT s.id, s.email, s.role, x.csrf, x.expires_at FROM staff_sessions x JOIN staff s ON s.id = x.staff_id WHERE x.id_hash = $1 AND x.expires_at > $2", id_hash, super::now())?;
         row.map(|(id, email, role, csrf, expires_at)| {
             let role = role.parse().map_err(|e: crate::domain::UnknownRole| StoreError::Corrupt(e.to_string()))?;
             Ok(Session { identity: StaffIdentity { actor: Actor(format!("staff:{email}")), role, staff_id: Some(id) }, email, csrf, expires_at })
@@ -182,7 +160,7 @@ impl Store {
 
     pub async fn end_session(&self, id_hash: &str) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query("DELETE FROM staff_sessions WHERE id_hash = $1").bind(id_hash).execute(&mut *tx).await?;
+        q!(exec, &mut tx, "DELETE FROM staff_sessions WHERE id_hash = $1", id_hash)?;
         tx.commit().await
     }
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::events::EventRecord;
+use super::conn::q;
 use super::{Issue, Result, Store};
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -51,6 +52,10 @@ const SUBSCRIPTION_STATUSES: [&str; 3] = ["pending", "confirmed", "unsubscribed"
 
 impl Store {
     pub async fn search_subscribers(&self, q: &SubscriberQuery<'_>) -> Result<Vec<SubscriberRow>> {
+        if q.prefix.is_some_and(|p| p.contains('\0')) {
+            // No address holds a NUL character (and PostgreSQL cannot compare with one).
+            return Ok(Vec::new());
+        }
         let prefix = q.prefix.map(str::to_lowercase).unwrap_or_default();
         // Every key starting with `prefix` sorts below prefix + U+10FFFF (bytewise, as SQLite's
         // BINARY collation compares), so the range stays on the unique index of `email_key`.
@@ -64,24 +69,13 @@ impl Store {
             Some(s) if SUBSCRIPTION_STATUSES.contains(&s) => (Some(s), None),
             other => (None, other),
         };
-        Ok(sqlx::query_as(
-            "SELECT s.email, s.name, s.status, s.created_at, s.email_key FROM subscribers s
-             WHERE (s.email_key > $1 OR ($2 = 0 AND s.email_key = $1)) AND s.email_key < $3
+        Ok(q!(all, &mut self.read().await?, "SELECT s.email, s.name, s.status, s.created_at, s.email_key FROM subscribers s
+             WHERE (s.email_key > $1 OR (NOT $2 AND s.email_key = $1)) AND s.email_key < $3
                AND ($4 IS NULL OR s.status = $4)
                AND (($5 IS NULL AND $6 IS NULL) OR EXISTS (
                     SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id
                       AND ($5 IS NULL OR x.list_id = $5) AND ($6 IS NULL OR x.status = $6)))
-             ORDER BY s.email_key LIMIT $7",
-        )
-        .bind(lower)
-        .bind(strict)
-        .bind(upper)
-        .bind(person_status)
-        .bind(q.list_id)
-        .bind(sub_status)
-        .bind(q.limit)
-        .fetch_all(&self.pool)
-        .await?)
+             ORDER BY s.email_key LIMIT $7", lower, strict, upper, person_status, q.list_id, sub_status, q.limit)?)
     }
 
     /// Every issue, newest first.
@@ -89,7 +83,7 @@ impl Store {
         // The rendered bodies stay in the database: a listing needs none of them.
         let columns = super::issues::ISSUE_COLUMNS.replace("i.body_html, i.email_html, i.email_text", "'' AS body_html, '' AS email_html, '' AS email_text");
         let sql = format!("SELECT {columns} FROM issues i JOIN lists l ON l.id = i.list_id ORDER BY i.published_on DESC, i.id DESC LIMIT $1");
-        Ok(sqlx::query_as(&sql).bind(limit).fetch_all(&self.pool).await?)
+        Ok(q!(all, &mut self.read().await?, sql, limit)?)
     }
 
     /// Newest first; `before` is the last id of the previous page. With `since`, the rows are
@@ -101,7 +95,7 @@ impl Store {
             Some(_) => format!("{COLUMNS} WHERE b.received_at >= $2 AND ($1 IS NULL OR b.id < $1) ORDER BY b.id DESC LIMIT $3"),
             None => format!("{COLUMNS} WHERE ($1 IS NULL OR b.id < $1) AND $2 IS NULL ORDER BY b.id DESC LIMIT $3"),
         };
-        Ok(sqlx::query_as(&sql).bind(before).bind(since).bind(limit).fetch_all(&self.pool).await?)
+        Ok(q!(all, &mut self.read().await?, sql, before, since, limit)?)
     }
 
     /// Newest first; `before` is the last id of the previous page; `since` as for bounces.
@@ -111,6 +105,6 @@ impl Store {
             Some(_) => format!("{COLUMNS} WHERE e.at >= $2 AND ($1 IS NULL OR e.id < $1) AND ($3 IS NULL OR e.type = $3) ORDER BY e.id DESC LIMIT $4"),
             None => format!("{COLUMNS} WHERE ($1 IS NULL OR e.id < $1) AND $2 IS NULL AND ($3 IS NULL OR e.type = $3) ORDER BY e.id DESC LIMIT $4"),
         };
-        Ok(sqlx::query_as(&sql).bind(before).bind(since).bind(kind).bind(limit).fetch_all(&self.pool).await?)
+        Ok(q!(all, &mut self.read().await?, sql, before, since, kind, limit)?)
     }
 }

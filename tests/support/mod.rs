@@ -1,8 +1,11 @@
-//! Test support: runs the real `tidings` binary in a fresh directory with its own SQLite file.
+//! Test support: runs the real `tidings` binary in a fresh directory with its own database: a
+//! SQLite file, or, when `TIDINGS_TEST_POSTGRES` names a PostgreSQL server (`postgres://user@host:port`),
+//! a database of its own on that server, made from a migrated template.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 pub mod browser;
 pub mod serve;
@@ -12,15 +15,51 @@ pub mod tls;
 pub struct Tidings {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
+    /// The test's own PostgreSQL database, dropped with it.
+    pg_database: Option<String>,
 }
 
 impl Tidings {
     /// A fresh working directory and database; no config file, so built-in defaults apply.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("tidings.db");
-        let env = vec![("TIDINGS_DATABASE__URL".to_string(), format!("sqlite://{}", db.display()))];
-        Self { dir, env }
+        let (url, pg_database) = match postgres_server() {
+            Some(server) => {
+                let name = format!("t_{}", random_hex());
+                psql(&format!("{server}/postgres"), &format!("CREATE DATABASE {name} TEMPLATE {}", template(&server)));
+                (format!("{server}/{name}"), Some(name))
+            }
+            None => (format!("sqlite://{}", dir.path().join("tidings.db").display()), None),
+        };
+        Self { dir, env: vec![("TIDINGS_DATABASE__URL".to_string(), url)], pg_database }
+    }
+
+    /// Whether this test runs on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.pg_database.is_some()
+    }
+
+    /// The database URL the binary is given.
+    pub fn database_url(&self) -> String {
+        self.env.iter().find(|(k, _)| k == "TIDINGS_DATABASE__URL").map(|(_, v)| v.clone()).unwrap_or_default()
+    }
+
+    /// Runs SQL on the test's database (sqlite3 or psql); returns whether it succeeded and what
+    /// it printed (rows one a line, columns joined by `|`, as both tools print them).
+    pub fn try_sql(&self, query: &str) -> (bool, String) {
+        let out = match &self.pg_database {
+            Some(_) => Command::new("psql").args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &self.database_url(), "-c", query]).output(),
+            None => Command::new("sqlite3").arg(self.db_path()).arg(query).output(),
+        }
+        .expect("sqlite3 or psql is installed (bash .ci/run installs them)");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr))
+    }
+
+    /// Runs SQL that must succeed; returns its output.
+    pub fn sql(&self, query: &str) -> String {
+        let (ok, out) = self.try_sql(query);
+        assert!(ok, "{query}: {out}");
+        out
     }
 
     pub fn path(&self) -> &Path {
@@ -83,6 +122,62 @@ impl Tidings {
         self.ok(&["list", "create", slug, "--name", "Test list"]);
         self
     }
+}
+
+impl Drop for Tidings {
+    fn drop(&mut self) {
+        if let (Some(name), Some(server)) = (&self.pg_database, postgres_server()) {
+            let _ = Command::new("psql").args(["-X", "-q", "-d", &format!("{server}/postgres"), "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")]).output();
+        }
+    }
+}
+
+/// The PostgreSQL server the suite runs against, if any.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TIDINGS_TEST_POSTGRES").ok().filter(|s| !s.is_empty()).map(|s| s.trim_end_matches('/').to_string())
+}
+
+fn psql(url: &str, command: &str) {
+    let out = Command::new("psql").args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", command]).output().expect("psql is installed");
+    assert!(out.status.success(), "psql {command}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A database migrated by this build, to copy for each test: named for the migrations it holds,
+/// made once by whichever test gets there first.
+fn template(server: &str) -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut files: Vec<_> = std::fs::read_dir(repo().join("migrations/postgres")).expect("migrations").map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let text: Vec<u8> = files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect();
+        let name = format!("tidings_tpl_{:016x}", fnv(&text));
+        let exists = Command::new("psql").args(["-X", "-A", "-t", "-d", &format!("{server}/postgres"), "-c", &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'")]).output().unwrap();
+        if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
+            // Built under a name of its own and renamed when ready: a test binary running beside
+            // this one never copies a template that is still being migrated.
+            let building = format!("{name}_{}", random_hex());
+            psql(&format!("{server}/postgres"), &format!("CREATE DATABASE {building}"));
+            let out = Command::new(env!("CARGO_BIN_EXE_tidings")).arg("init").env_clear().env("TIDINGS_DATABASE__URL", format!("{server}/{building}")).output().unwrap();
+            assert!(out.status.success(), "tidings init on the template: {}", String::from_utf8_lossy(&out.stderr));
+            // Each test's installation makes its own keys when it first opens.
+            psql(&format!("{server}/{building}"), "DELETE FROM settings WHERE key <> 'addresses_scrubbed'");
+            let renamed = Command::new("psql").args(["-X", "-q", "-d", &format!("{server}/postgres"), "-c", &format!("ALTER DATABASE {building} RENAME TO {name}")]).output().unwrap();
+            if !renamed.status.success() {
+                let _ = Command::new("psql").args(["-X", "-q", "-d", &format!("{server}/postgres"), "-c", &format!("DROP DATABASE {building}")]).output();
+            }
+        }
+        name
+    })
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).expect("randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The repository's root, where the sample content lives.

@@ -178,6 +178,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let status = match &e {
             StoreError::UnknownList(_) | StoreError::UnknownIssue(_) | StoreError::UnknownSubscriber(_) | StoreError::UnknownImport(_) | StoreError::UnknownStaff(_) | StoreError::UnknownToken(_) => StatusCode::NOT_FOUND,
+            StoreError::BadText => return Self { status: StatusCode::UNPROCESSABLE_ENTITY, code: ErrorCode::Invalid, message: e.to_string(), field: None, retry_after: None },
             // An address on the suppression list is a state of ours, not a fault of the request.
             StoreError::ListExists(_) | StoreError::LastOwner(_) | StoreError::IssueLocked { .. } | StoreError::IssueState { .. } | StoreError::StaffExists(_) | StoreError::TokenExists(_) | StoreError::Suppressed { .. } => StatusCode::CONFLICT,
             _ => {

@@ -95,7 +95,8 @@ pub async fn search(caller: Caller, Extract(state): Extract<State>, ApiQuery(p):
 /// is not base64url at all is refused (trailing bits and bytes that are not UTF-8 are forgiven).
 fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
     const LENIENT: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true).with_decode_padding_mode(DecodePaddingMode::RequireNone));
-    LENIENT.decode(cursor).map(|b| String::from_utf8_lossy(&b).into_owned()).map_err(|_| ApiError::invalid("cursor", "the cursor is not one this API gave"))
+    // A NUL sorts before every address anyway; PostgreSQL could not compare with it.
+    LENIENT.decode(cursor).map(|b| String::from_utf8_lossy(&b).replace('\0', "")).map_err(|_| ApiError::invalid("cursor", "the cursor is not one this API gave"))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -133,6 +134,9 @@ pub async fn add(caller: Caller, Extract(state): Extract<State>, ApiJson(body): 
     caller.may(Permission::Edit)?;
     let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::invalid("email", format!("{:?}: {e}", body.email)))?;
     let name = SubscriberName::parse(&body.name).map_err(|e| ApiError::invalid("name", e))?;
+    if body.attributes.as_ref().is_some_and(crate::domain::personal::attributes_hold_nul) {
+        return Err(ApiError::invalid("attributes", "an attribute holds a NUL character"));
+    }
     let list = state.app.store.list_by_slug(&ListSlug::parse(&body.list).map_err(|e| ApiError::invalid("list", e))?).await?;
     let new = NewSubscription { email: &email, name: &name, list_id: list.id, confirmed: body.confirmed, source: ConsentSource::Api, ip: None, user_agent: None, attributes: body.attributes.as_ref() };
     let outcome = state.app.store.add_subscription(new, caller.actor()).await?;
