@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use super::ingest::{IngestError, ingest};
 use crate::app::App;
+use crate::store::Job;
 
 const POLL: Duration = Duration::from_secs(5);
 const MAX_MESSAGE: u64 = 64 * 1024 * 1024;
@@ -31,8 +32,15 @@ pub async fn poll_maildir(app: Arc<App>, mut stop: watch::Receiver<bool>) -> Res
     }
     tracing::info!(maildir = %root.display(), "polling for bounces");
     loop {
-        if let Err(e) = sweep(&app, &root).await {
-            tracing::error!(error = %e, "reading the bounce maildir");
+        // Instances sharing a database (and a Maildir on a shared disk) take turns.
+        match app.store.elect(Job::Maildir).await {
+            Ok(Some(_turn)) => {
+                if let Err(e) = sweep(&app, &root).await {
+                    tracing::error!(error = %e, "reading the bounce maildir");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot take a turn at the bounce maildir"),
         }
         if tokio::time::timeout(POLL, stop.changed()).await.is_ok() {
             return Ok(());

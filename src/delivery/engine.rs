@@ -19,7 +19,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 
 use super::confirmation::confirmation_message;
 use super::dkim::{Dkim, DkimError};
-use super::liveness::{Claim, HEARTBEAT_EVERY, Liveness};
+use super::liveness::{Claim, Liveness};
 use super::message::{MessageFactory, Outgoing, Recipient};
 use super::policy::after_failure;
 use super::transport::{SendError, Transport, TransportError};
@@ -105,13 +105,12 @@ impl Engine {
     pub async fn run(&self, mode: Mode, mut stop: watch::Receiver<bool>) -> Result<RunReport, EngineError> {
         let heart = tokio::spawn(self.liveness.clone().run(self.app.store.clone(), self.instance.clone(), self.hostname.clone(), Duration::seconds(LEASE_SECS)));
         let mut report = RunReport::default();
-        let mut last_reclaim = tokio::time::Instant::now() - HEARTBEAT_EVERY;
         let (mut relay_down, mut db_down) = (0u32, 0u32);
         let result = loop {
             if *stop.borrow() {
                 break Ok(());
             }
-            let turn = self.turn(mode, &mut report, &mut last_reclaim, &mut relay_down, &mut stop).await;
+            let turn = self.turn(mode, &mut report, &mut relay_down, &mut stop).await;
             match turn {
                 Ok(turn) => {
                     if db_down > 0 {
@@ -140,6 +139,7 @@ impl Engine {
             }
         };
         heart.abort();
+        report.reclaimed += self.liveness.reclaimed.load(std::sync::atomic::Ordering::Relaxed);
         if let Err(e) = self.app.store.unregister_instance(&self.instance).await {
             tracing::warn!(error = %e, "cannot unregister this instance; others will find it gone by its heartbeat");
         }
@@ -148,13 +148,9 @@ impl Engine {
         result.map(|_| report)
     }
 
-    /// One turn: take back dead instances' leases now and then, queue due issues, send due
-    /// confirmations, then one batch of deliveries.
-    async fn turn(&self, mode: Mode, report: &mut RunReport, last_reclaim: &mut tokio::time::Instant, relay_down: &mut u32, stop: &mut watch::Receiver<bool>) -> Result<Turn, EngineError> {
-        if last_reclaim.elapsed() >= HEARTBEAT_EVERY {
-            report.reclaimed += self.reclaim().await?;
-            *last_reclaim = tokio::time::Instant::now();
-        }
+    /// One turn: queue due issues, send due confirmations, then one batch of deliveries. (The
+    /// heartbeat beside it takes back dead instances' leases.)
+    async fn turn(&self, mode: Mode, report: &mut RunReport, relay_down: &mut u32, stop: &mut watch::Receiver<bool>) -> Result<Turn, EngineError> {
         report.issues_queued += self.queue_due_issues().await?;
         // Confirmations first: someone is waiting for that email now.
         let (confirmations, down) = self.send_confirmations().await?;
@@ -168,6 +164,10 @@ impl Engine {
         let claim = self.liveness.claim();
         let batch = self.app.store.claim_deliveries(&self.instance, self.batch_size(), Duration::seconds(LEASE_SECS)).await?;
         if batch.is_empty() && confirmations > 0 {
+            return Ok(Turn::Busy);
+        }
+        if batch.is_empty() && mode == Mode::UntilIdle && self.reclaim().await? > 0 {
+            // Before calling it a day: deliveries a dead process held are due work too.
             return Ok(Turn::Busy);
         }
         if batch.is_empty() {

@@ -5,13 +5,14 @@
 //! held, and the outcomes it still writes change nothing (they are fenced by the lease's owner).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::engine::process_alive;
 use crate::store::{HEARTBEAT_TIMEOUT_SECS, Store};
 
 /// How often the heartbeat runs.
@@ -33,6 +34,8 @@ struct Beat {
 
 pub struct Liveness {
     beat: watch::Sender<Beat>,
+    /// Deliveries taken back from dead instances so far.
+    pub reclaimed: AtomicU64,
 }
 
 /// One batch's view: the epoch it was claimed in, and whether it has already given up.
@@ -43,7 +46,7 @@ pub struct Claim {
 
 impl Liveness {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { beat: watch::Sender::new(Beat { epoch: 0, at: Instant::now() }) })
+        Arc::new(Self { beat: watch::Sender::new(Beat { epoch: 0, at: Instant::now() }), reclaimed: AtomicU64::new(0) })
     }
 
     /// Marks a batch claimed now.
@@ -67,8 +70,9 @@ impl Liveness {
         ok
     }
 
-    /// Beats every [`HEARTBEAT_EVERY`], keeping this instance's leases, and re-registers it when
-    /// it finds it was declared dead. Runs until the task is aborted.
+    /// Beats every [`HEARTBEAT_EVERY`], keeping this instance's leases and taking back those of
+    /// dead instances, and re-registers it when it finds it was declared dead. Runs until the
+    /// task is aborted.
     pub async fn run(self: Arc<Self>, store: Store, instance: String, hostname: String, lease: Duration) {
         let mut failing = false;
         loop {
@@ -89,6 +93,16 @@ impl Liveness {
                     match store.extend_leases(&instance, lease).await {
                         Ok(()) => self.beat.send_modify(|b| b.at = Instant::now()),
                         Err(e) => tracing::warn!(error = %e, "cannot extend this instance's leases"),
+                    }
+                    // Here rather than between batches: a batch to a slow relay can take longer
+                    // than the heartbeat timeout, and a dead instance's readers would wait.
+                    match store.reclaim_leases(&instance, &hostname, process_alive).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(reclaimed = n, "took back deliveries claimed by a process that is gone");
+                            self.reclaimed.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot take back dead instances' deliveries"),
                     }
                 }
                 Err(e) if !failing => {

@@ -19,7 +19,8 @@ pub async fn start(app: Arc<App>, list: List, confirmed: bool, file: tempfile::T
     let size = std::fs::metadata(&path).map_err(|e| OpError::Failed(format!("the upload cannot be read back: {e}")))?.len();
     let checked = path.clone();
     tokio::task::spawn_blocking(move || audience::check_utf8(&checked)).await.map_err(|e| OpError::Failed(e.to_string()))?.map_err(|e| OpError::invalid("body", e))?;
-    let id = app.store.start_import_job(list.id, confirmed, size, &actor).await?;
+    let owner = format!("{}:{}", crate::delivery::engine::this_hostname(), std::process::id());
+    let id = app.store.start_import_job(list.id, confirmed, size, &actor, &owner).await?;
     tokio::spawn(async move {
         // A successful run records its own report; a failure is recorded here.
         if let Err(error) = run(&app, &list, confirmed, &path, id, &actor).await {

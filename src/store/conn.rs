@@ -114,7 +114,7 @@ pub(crate) use q;
 
 /// Work that one instance at a time may do, each with its own PostgreSQL advisory lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Job {
+pub enum Job {
     /// Making the installation's suppression key (instances starting together).
     SuppressionKey,
     /// The secret key made when the configuration sets none.
@@ -123,7 +123,7 @@ pub(crate) enum Job {
     Scheduler,
     /// Recounting the lists' subscriber summaries.
     ListStats,
-    /// Marking import jobs whose instance died as failed.
+    /// Marking import jobs whose process died as failed.
     InterruptedImports,
     /// Reading the bounce Maildir.
     Maildir,

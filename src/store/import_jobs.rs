@@ -1,9 +1,9 @@
 //! Background imports started from the API or the admin pages: progress and the per-row report.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::events::Actor;
-use super::conn::q;
+use super::conn::{Later, q};
 use super::{Result, Store, StoreError};
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -26,6 +26,9 @@ pub struct ImportJob {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// A running import that has reported no progress for this long has lost its process.
+pub const IMPORT_SILENCE_SECS: i64 = 90;
+
 /// The numbers of a finished import.
 pub struct ImportTotals<'a> {
     pub rows: u64,
@@ -36,16 +39,17 @@ pub struct ImportTotals<'a> {
 }
 
 impl Store {
-    pub async fn start_import_job(&self, list_id: i64, confirmed: bool, bytes_total: u64, actor: &Actor) -> Result<i64> {
+    /// A job run by this process (`owner`, host:pid).
+    pub async fn start_import_job(&self, list_id: i64, confirmed: bool, bytes_total: u64, actor: &Actor, owner: &str) -> Result<i64> {
         let mut tx = self.write().await?;
-        let id: i64 = q!(scalar, &mut tx, "INSERT INTO import_jobs (list_id, actor, confirmed, state, bytes_total, started_at) VALUES ($1, $2, $3, 'running', $4, $5) RETURNING id", list_id, &actor.0, confirmed, bytes_total as i64, super::now())?;
+        let id: i64 = q!(scalar, &mut tx, "INSERT INTO import_jobs (list_id, actor, confirmed, state, bytes_total, started_at, owner, progress_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $5) RETURNING id", list_id, &actor.0, confirmed, bytes_total as i64, super::now(), owner)?;
         tx.commit().await?;
         Ok(id)
     }
 
     pub async fn import_progress(&self, id: i64, bytes_read: u64) -> Result<()> {
         let mut tx = self.write().await?;
-        q!(exec, &mut tx, "UPDATE import_jobs SET bytes_read = $1 WHERE id = $2 AND state = 'running'", bytes_read as i64, id)?;
+        q!(exec, &mut tx, "UPDATE import_jobs SET bytes_read = $1, progress_at = $3 WHERE id = $2 AND state = 'running'", bytes_read as i64, id, super::now())?;
         tx.commit().await
     }
 
@@ -69,11 +73,24 @@ impl Store {
         .ok_or(StoreError::UnknownImport(id))
     }
 
-    /// Jobs a crash left running can never finish: they are marked failed at startup.
-    pub async fn fail_interrupted_imports(&self) -> Result<u64> {
+    /// Jobs whose process died can never finish: those run by a process of this host that is gone
+    /// (`alive` tells), and those of any host that have reported no progress for
+    /// [`IMPORT_SILENCE_SECS`] (a job reports every second). One instance at a time does it.
+    pub async fn fail_interrupted_imports(&self, hostname: &str, alive: impl Fn(u32) -> bool) -> Result<u64> {
+        let Some(_turn) = self.elect(super::Job::InterruptedImports).await? else { return Ok(0) };
+        let running: Vec<(i64, Option<String>, bool)> = q!(all, &mut self.read().await?, [import_jobs::RUNNING], Later(-Duration::seconds(IMPORT_SILENCE_SECS)))?;
+        let gone = |owner: &Option<String>| {
+            let Some((host, pid)) = owner.as_deref().and_then(|o| o.rsplit_once(':')) else { return true };
+            host == hostname && pid.parse().is_ok_and(|pid| !alive(pid))
+        };
+        let mut failed = 0;
         let mut tx = self.write().await?;
-        let done = q!(exec, &mut tx, "UPDATE import_jobs SET state = 'failed', error = 'interrupted: the server stopped during the import; rows before the stop are kept', finished_at = $1 WHERE state = 'running'", super::now())?;
+        for (id, owner, silent) in running {
+            if silent || gone(&owner) {
+                failed += q!(exec, &mut tx, "UPDATE import_jobs SET state = 'failed', error = 'interrupted: the server stopped during the import; rows before the stop are kept', finished_at = $1 WHERE id = $2 AND state = 'running'", super::now(), id)?;
+            }
+        }
         tx.commit().await?;
-        Ok(done)
+        Ok(failed)
     }
 }

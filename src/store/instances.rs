@@ -45,13 +45,14 @@ impl Store {
     pub async fn reclaim_leases(&self, me: &str, hostname: &str, alive: impl Fn(u32) -> bool) -> Result<u64> {
         let stale_after = Later(-Duration::seconds(HEARTBEAT_TIMEOUT_SECS));
         let others: Vec<(String, i64, String, bool)> = q!(all, &mut self.read().await?, [instances::OTHERS], me, stale_after)?;
+        tracing::debug!(?others, "other instances");
         let dead: Vec<String> = others.into_iter().filter(|(_, pid, host, stale)| *stale || (host == hostname && !alive(*pid as u32))).map(|(id, ..)| id).collect();
         let mut tx = self.write().await?;
         let now = super::now();
         let mut reclaimed = q!(exec, &mut tx, [instances::RECLAIM_EXPIRED], now)?;
         for id in &dead {
-            reclaimed += q!(exec, &mut tx, "UPDATE deliveries SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'sending' AND lease_owner = $2", now, id)?;
-            q!(exec, &mut tx, "DELETE FROM instances WHERE id = $1", id)?;
+            reclaimed += q!(exec, &mut tx, [instances::RECLAIM_OWNER], now, id)?;
+            q!(exec, &mut tx, [instances::FORGET], id)?;
         }
         tx.commit().await?;
         Ok(reclaimed)

@@ -99,6 +99,8 @@ impl Store {
     }
 
     pub async fn refresh_list_stats(&self) -> Result<()> {
+        // Instances sharing PostgreSQL count in turn: one counts, the others find it taken.
+        let Some(_turn) = self.elect(super::Job::ListStats).await? else { return Ok(()) };
         let newest: i64 = q!(scalar, &mut self.read().await?, "SELECT COALESCE(MAX(id), 0) FROM events")?;
         let sql = format!("SELECT l.id, {COUNTS} FROM lists l {COUNT_JOINS} GROUP BY l.id");
         let counts: Vec<(i64, i64, i64, i64, i64, i64)> = q!(all, &mut self.read().await?, sql)?;

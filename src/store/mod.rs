@@ -33,6 +33,7 @@ mod suppressions;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::domain::{EmailAddress, ListSlug};
+pub use conn::Job;
 use conn::{Pooled, Tx, q};
 
 pub use bounces::{BouncePolicy, Decision, NewBounce};
@@ -222,6 +223,30 @@ impl Store {
             Backend::Sqlite(db) => db.pool.close().await,
             Backend::Postgres(db) => db.pool.close().await,
         }
+    }
+}
+
+/// PostgreSQL's claim statement, for the test that reads its plan.
+pub fn postgres_claim_statement() -> &'static str {
+    postgres::deliveries::CLAIM
+}
+
+/// This instance's turn at a job one instance at a time may do (see [`Store::elect`]); the turn
+/// ends when it is dropped.
+pub struct Election {
+    _turn: Option<Tx>,
+}
+
+impl Store {
+    /// Whether this instance is the one to do `job` now: on PostgreSQL, the first to take the
+    /// job's advisory lock, held until the returned turn is dropped (or the server ends an idle
+    /// session); on SQLite, always (one host, and the work is idempotent).
+    pub async fn elect(&self, job: Job) -> Result<Option<Election>> {
+        if !self.is_postgres() {
+            return Ok(Some(Election { _turn: None }));
+        }
+        let mut tx = self.write().await?;
+        Ok(conn::elect(&mut tx, job).await?.then_some(Election { _turn: Some(tx) }))
     }
 }
 

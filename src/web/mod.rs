@@ -64,10 +64,7 @@ pub type State = Arc<WebState>;
 pub async fn serve_http(app: Arc<App>, stop: watch::Receiver<bool>) -> Result<(), WebError> {
     let bind = app.config.http.bind.clone();
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| WebError::Bind { bind: bind.clone(), source })?;
-    let interrupted = app.store.fail_interrupted_imports().await.unwrap_or_default();
-    if interrupted > 0 {
-        tracing::warn!(interrupted, "imports running when the server last stopped are marked failed");
-    }
+    fail_interrupted_imports(&app).await;
     let state = Arc::new(WebState {
         limits: guard::Limits::new(&app.config.http),
         metrics: metrics::HttpMetrics::default(),
@@ -127,6 +124,14 @@ fn is_upload(method: &axum::http::Method, route: Option<&str>) -> bool {
     method == axum::http::Method::POST && route.is_some_and(|r| UPLOAD_ROUTES.contains(&r))
 }
 
+async fn fail_interrupted_imports(app: &App) {
+    match app.store.fail_interrupted_imports(&crate::delivery::engine::this_hostname(), crate::delivery::engine::process_alive).await {
+        Ok(0) => {}
+        Ok(interrupted) => tracing::warn!(interrupted, "imports whose process stopped are marked failed"),
+        Err(e) => tracing::warn!(error = %e, "cannot look for interrupted imports"),
+    }
+}
+
 /// Keeps the per-list counts of the dashboard and the API within seconds of the truth, and the
 /// dashboard's chart data within half a minute.
 async fn recount(state: State, mut stop: watch::Receiver<bool>) {
@@ -134,6 +139,10 @@ async fn recount(state: State, mut stop: watch::Receiver<bool>) {
     for round in 0u64.. {
         if let Err(e) = state.app.store.refresh_list_stats_if_changed().await {
             tracing::warn!(error = %e, "cannot recount the lists");
+        }
+        if round % 6 == 5 {
+            // An instance that died mid-import on another host is noticed by its silence.
+            fail_interrupted_imports(&state.app).await;
         }
         let newest = state.app.store.newest_event_id().await.unwrap_or(charted_up_to);
         // Sends move the charts without events (one per delivery would be too many): every

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod browser;
+pub mod pg;
 pub mod serve;
 pub mod smtp;
 pub mod tls;
@@ -34,9 +35,16 @@ impl Tidings {
         Self { dir, env: vec![("TIDINGS_DATABASE__URL".to_string(), url)], pg_database }
     }
 
+    /// A fresh working directory on the database at `url` (a PostgreSQL database of the test's
+    /// own cluster, say), which the test owns.
+    pub fn on_database(url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self { dir, env: vec![("TIDINGS_DATABASE__URL".to_string(), url.to_string())], pg_database: None }
+    }
+
     /// Whether this test runs on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
-        self.pg_database.is_some()
+        self.database_url().starts_with("postgres")
     }
 
     /// The database URL the binary is given.
@@ -47,9 +55,9 @@ impl Tidings {
     /// Runs SQL on the test's database (sqlite3 or psql); returns whether it succeeded and what
     /// it printed (rows one a line, columns joined by `|`, as both tools print them).
     pub fn try_sql(&self, query: &str) -> (bool, String) {
-        let out = match &self.pg_database {
-            Some(_) => Command::new("psql").args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &self.database_url(), "-c", query]).output(),
-            None => Command::new("sqlite3").arg(self.db_path()).arg(query).output(),
+        let out = match self.is_postgres() {
+            true => Command::new("psql").args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &self.database_url(), "-c", query]).output(),
+            false => Command::new("sqlite3").arg(self.db_path()).arg(query).output(),
         }
         .expect("sqlite3 or psql is installed (bash .ci/run installs them)");
         (out.status.success(), String::from_utf8_lossy(&out.stdout).trim().to_string() + &String::from_utf8_lossy(&out.stderr))

@@ -21,13 +21,15 @@ pub const SNAPSHOT: &str = "INSERT INTO deliveries (issue_id, subscriber_id, sta
 pub const DUE_ISSUES: &str = "SELECT id FROM issues WHERE status = 'scheduled' AND send_at <= now() ORDER BY send_at FOR UPDATE SKIP LOCKED";
 
 /// Picks the oldest sending issue with rows due, claims up to $3 of them and returns them with
-/// their readers, in one round trip. The rows are found on the partial index of queued rows and
-/// updated by id through `= ANY(ARRAY(…))`: unlike `id IN (SELECT … LIMIT n)`, that shape stays
-/// an index scan in the generic plan a cached prepared statement gets (see the test of it).
+/// their readers, in one round trip. Both reads of `deliveries` stay on the partial index of
+/// queued rows in the generic plan a cached prepared statement gets (see the test of it): the
+/// issue's earliest due row is a `min()` the index answers with its first entry (an `EXISTS`
+/// is planned as a scan that hopes to meet a due row early), and the rows are updated by id
+/// through `= ANY(ARRAY(…))` (`id IN (SELECT … LIMIT n)` becomes a hash join over the table).
 pub const CLAIM: &str = "WITH issue AS (
          SELECT i.id, i.list_id FROM issues i
          WHERE i.status = 'sending'
-           AND EXISTS (SELECT 1 FROM deliveries q WHERE q.issue_id = i.id AND q.state = 'queued' AND q.next_attempt_at <= now())
+           AND (SELECT min(q.next_attempt_at) FROM deliveries q WHERE q.issue_id = i.id AND q.state = 'queued') <= now()
          ORDER BY i.started_at, i.id LIMIT 1
      ), claimed AS (
          UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = now() + $2, attempts = attempts + 1, updated_at = now()

@@ -13,6 +13,7 @@ pub mod deliveries;
 pub mod events;
 pub mod export;
 pub mod import;
+pub mod import_jobs;
 pub mod instances;
 pub mod issues;
 pub mod subscribers;

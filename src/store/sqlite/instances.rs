@@ -12,3 +12,8 @@ pub const OTHERS: &str = "SELECT id, pid, hostname, heartbeat_at < $2 AS stale F
 
 pub const RECLAIM_EXPIRED: &str =
     "UPDATE deliveries SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'sending' AND lease_until < $1";
+
+pub const RECLAIM_OWNER: &str =
+    "UPDATE deliveries SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = $1 WHERE state = 'sending' AND lease_owner = $2";
+
+pub const FORGET: &str = "DELETE FROM instances WHERE id = $1";
