@@ -2,6 +2,7 @@
 
 mod backup;
 mod bounce;
+mod db;
 mod error;
 mod issue;
 mod list;
@@ -68,6 +69,9 @@ enum Command {
     /// API tokens for scripts
     #[command(subcommand)]
     Token(staff::TokenCommand),
+    /// The database: schema status, and copying a SQLite installation into PostgreSQL
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Write a verified, consistent copy of the database while Tidings keeps running
     Backup(backup::BackupArgs),
     /// Put a backup in place of the database (Tidings must be stopped)
@@ -178,6 +182,7 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Bounce(cmd) => bounce::run(&ctx, cmd).await,
         Command::Staff(cmd) => staff::staff(&ctx, cmd).await,
         Command::Token(cmd) => staff::token(&ctx, cmd).await,
+        Command::Db(cmd) => db::run(&ctx, cmd).await,
         Command::Backup(args) => backup::backup(&ctx, args).await,
         Command::Restore(args) => backup::restore(&ctx, args).await,
         Command::Completions { .. } | Command::Man => Ok(()),

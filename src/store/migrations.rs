@@ -30,3 +30,47 @@ pub(crate) async fn check_not_newer(mut c: impl AsConn, migrator: &Migrator) -> 
     }
     Ok(())
 }
+
+/// Where a database stands against this binary's migrations (`tidings db status`).
+#[derive(Debug, serde::Serialize)]
+pub struct SchemaStatus {
+    pub backend: &'static str,
+    pub database: String,
+    /// The newest migration applied; 0 for a database never initialised.
+    pub schema_version: i64,
+    /// The newest this binary knows.
+    pub latest_known: i64,
+    pub pending: Vec<PendingMigration>,
+    /// Migrations applied that this binary does not know: a newer tidings migrated it.
+    pub unknown_applied: Vec<i64>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct PendingMigration {
+    pub version: i64,
+    pub description: String,
+}
+
+/// Reads the schema's history without changing anything (no migration is run, no file made).
+pub async fn status(url: &str) -> Result<SchemaStatus> {
+    use std::str::FromStr;
+    use sqlx::ConnectOptions;
+    let open_err = |source| StoreError::Open { url: url.to_string(), source };
+    let (backend, migrator, applied) = if super::is_postgres_url(url) {
+        let mut conn = sqlx::postgres::PgConnectOptions::from_str(url).map_err(open_err)?.connect().await.map_err(open_err)?;
+        ("postgres", &super::postgres::MIGRATOR, applied(&mut super::conn::Conn::Postgres(&mut conn)).await)
+    } else {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(open_err)?.create_if_missing(false).read_only(true);
+        let mut conn = options.connect().await.map_err(open_err)?;
+        ("sqlite", &super::sqlite::MIGRATOR, applied(&mut super::conn::Conn::Sqlite(&mut conn)).await)
+    };
+    let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+    Ok(SchemaStatus {
+        backend,
+        database: super::describe_url(url),
+        schema_version: applied.iter().copied().max().unwrap_or_default(),
+        latest_known: latest(migrator),
+        pending: migrator.iter().filter(|m| !applied.contains(&m.version)).map(|m| PendingMigration { version: m.version, description: m.description.to_string() }).collect(),
+        unknown_applied: applied.into_iter().filter(|v| !known.contains(v)).collect(),
+    })
+}

@@ -35,6 +35,13 @@ impl Tidings {
         Self { dir, env: vec![("TIDINGS_DATABASE__URL".to_string(), url)], pg_database }
     }
 
+    /// A fresh working directory and SQLite file, whichever backend the suite runs on.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("tidings.db").display());
+        Self { dir, env: vec![("TIDINGS_DATABASE__URL".to_string(), url)], pg_database: None }
+    }
+
     /// A fresh working directory on the database at `url` (a PostgreSQL database of the test's
     /// own cluster, say), which the test owns.
     pub fn on_database(url: &str) -> Self {
@@ -143,6 +150,14 @@ impl Drop for Tidings {
 /// The PostgreSQL server the suite runs against, if any.
 pub fn postgres_server() -> Option<String> {
     std::env::var("TIDINGS_TEST_POSTGRES").ok().filter(|s| !s.is_empty()).map(|s| s.trim_end_matches('/').to_string())
+}
+
+/// A new, empty database on the suite's PostgreSQL server; returns its URL.
+pub fn empty_postgres_database() -> Option<String> {
+    let server = postgres_server()?;
+    let name = format!("t_{}", random_hex());
+    psql(&format!("{server}/postgres"), &format!("CREATE DATABASE {name}"));
+    Some(format!("{server}/{name}"))
 }
 
 fn psql(url: &str, command: &str) {
