@@ -34,7 +34,7 @@ echo "sqlite3 .import:  $ref"
 floor_sql=$out/floor.sql
 {
   echo "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
-  cat migrations/*.sql
+  cat migrations/sqlite/*.sql
   echo "ATTACH '$out/reference.db' AS src;"
   echo "INSERT INTO lists (slug, name, language, created_at) VALUES ('bench', 'Bench', 'en', '2026-01-01T00:00:00Z');"
   echo "INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at) SELECT email, lower(email), name, json_object('city', city, 'plan', plan), '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z' FROM src.subscribers;"

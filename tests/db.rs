@@ -95,3 +95,30 @@ fn db_copy_refuses_a_target_that_is_not_postgresql_or_not_empty_and_a_running_in
     let _ = running.kill();
     let _ = running.wait();
 }
+
+#[test]
+fn postgresql_faults_at_start_are_one_sentence_without_the_password_and_exit_1() {
+    if support::postgres_server().is_none() {
+        return;
+    }
+    // Nothing listens there.
+    let port = support::smtp::free_port();
+    let t = Tidings::on_database(&format!("postgres://tidings:s3cret-pw@127.0.0.1:{port}/news"));
+    let err = t.fails(&["list", "ls"], 1);
+    assert!(err.contains(&format!("\"news\" on 127.0.0.1:{port}")) && !err.contains("s3cret-pw") && !err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
+
+    // A wrong password.
+    let cluster = support::pg::Cluster::start_with_password("right-password");
+    let url = cluster.url("postgres").replace("postgres@", "postgres:wrong-password@");
+    let err = Tidings::on_database(&url).fails(&["list", "ls"], 1);
+    assert!(err.contains("password authentication failed") && !err.contains("wrong-password"), "{err}");
+    let good = Tidings::on_database(&cluster.url("postgres").replace("postgres@", "postgres:right-password@"));
+    good.ok(&["init"]);
+
+    // A database a newer tidings migrated: refused, saying which versions, and left alone.
+    good.sql("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (999, 'from the future', true, '\\x00', 0)");
+    let err = good.fails(&["list", "ls"], 1);
+    assert!(err.contains("schema version 999") && err.contains("newer than this tidings"), "{err}");
+    assert!(good.ok(&["db", "status"]).contains("999"), "db status still reads it");
+}

@@ -120,7 +120,8 @@ impl StoreError {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
             // Connection exceptions (08), the server shutting down or starting (57P0x), too many
             // connections (53300), a lock held by a frozen instance (55P03, lock_timeout).
-            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300" || c == "55P03"),
+            // A statement cancelled by statement_timeout (57014) is worth another try too.
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "57014" || c == "53300" || c == "55P03"),
             _ => false,
         }
     }

@@ -15,6 +15,15 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// A cluster whose `postgres` user needs this password over TCP.
+    pub fn start_with_password(password: &str) -> Self {
+        Self::start_with(Some(password))
+    }
+
+    fn start_with(password: Option<&str>) -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect("PostgreSQL is installed (bash .ci/run installs Debian's postgresql)")
             .flatten()
@@ -27,7 +36,18 @@ impl Cluster {
         if super::smtp::is_root() {
             assert!(Command::new("chown").args(["postgres"]).arg(cluster.dir.path()).status().unwrap().success());
         }
-        cluster.as_postgres(&format!("{}/initdb -D {}/data -A trust -U postgres", cluster.bin.display(), cluster.dir.path().display()));
+        let auth = match password {
+            Some(p) => {
+                let file = cluster.dir.path().join("pw");
+                std::fs::write(&file, p).unwrap();
+                if super::smtp::is_root() {
+                    assert!(Command::new("chown").args(["postgres"]).arg(&file).status().unwrap().success());
+                }
+                format!("--auth-host=scram-sha-256 --auth-local=trust --pwfile={}", file.display())
+            }
+            None => "-A trust".to_string(),
+        };
+        cluster.as_postgres(&format!("{}/initdb -D {}/data {auth} -U postgres", cluster.bin.display(), cluster.dir.path().display()));
         cluster.pg_ctl("start");
         cluster
     }

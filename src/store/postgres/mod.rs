@@ -45,6 +45,9 @@ impl Postgres {
             // locks for ever: the server ends such a session, and its work is rolled back.
             .options([("idle_in_transaction_session_timeout", "60s"), ("lock_timeout", "30s")])
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        // One connection first: its error says what is wrong (refused, unknown host, password),
+        // where the pool's would only say that it timed out.
+        sqlx::Connection::close(options.connect().await.map_err(open_err)?).await.map_err(open_err)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
             .acquire_timeout(Duration::from_secs(10))
