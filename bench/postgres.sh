@@ -85,6 +85,7 @@ setup() {
   TIDINGS_DATABASE__URL=$1 "$bin" init >/dev/null
   TIDINGS_DATABASE__URL=$1 "$bin" list create cstn --name "中国科技通讯" --language zh-CN >/dev/null
   TIDINGS_DATABASE__URL=$1 "$bin" subscriber import "$out/subscribers.csv" --list cstn --confirmed >/dev/null
+  cp -r content/issues/images "$out/" 2>/dev/null || true
   for run in 1 2 3 4; do
     sed "s/^slug = .*/slug = \"run$run\"/; /^send_at/d" content/issues/2021-01.md > "$out/run$run.md"
     TIDINGS_DATABASE__URL=$1 "$bin" issue add "$out/run$run.md" >/dev/null

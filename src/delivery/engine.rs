@@ -29,6 +29,9 @@ use crate::store::{Actor, BouncePolicy, Claimed, Outcome, PendingConfirmation, S
 
 /// How long a claim is good for without a heartbeat extending it.
 const LEASE_SECS: i64 = 120;
+/// How long the recorder gathers outcomes into one write, and how many at most.
+const GATHER: StdDuration = StdDuration::from_millis(20);
+const GATHER_MAX: usize = 64;
 /// `--until-idle` gives up after this many waits in a row with the database unreachable
 /// (about a minute).
 const DB_DOWN_GIVE_UP: u32 = 14;
@@ -312,9 +315,15 @@ impl Engine {
         let recorder = tokio::spawn(async move {
             let (mut report, mut down) = (RunReport::default(), None);
             while let Some(first) = rx.recv().await {
+                // Outcomes arrive one by one; gathering a few milliseconds' worth makes one write
+                // of many (a statement a message would be the database's main load).
                 let mut chunk = vec![first];
-                while let Ok(next) = rx.try_recv() {
-                    chunk.push(next);
+                let gather_until = tokio::time::Instant::now() + GATHER;
+                while chunk.len() < GATHER_MAX {
+                    match tokio::time::timeout_at(gather_until, rx.recv()).await {
+                        Ok(Some(next)) => chunk.push(next),
+                        _ => break,
+                    }
                 }
                 tally(&mut report, &chunk);
                 down = down.or_else(|| chunk.iter().find_map(|(_, o)| if let Outcome::Requeue { error, .. } = o { Some(error.clone()) } else { None }));

@@ -110,7 +110,7 @@ impl Store {
 
     /// Whether an issue was last added from a file with exactly this content.
     pub async fn issue_source_known(&self, digest: &str) -> Result<bool> {
-        let found: Option<i64> = q!(scalar_opt, &mut self.read().await?, "SELECT 1 FROM issues WHERE source_digest = $1", digest)?;
+        let found: Option<i64> = q!(scalar_opt, &mut self.read().await?, "SELECT id FROM issues WHERE source_digest = $1 LIMIT 1", digest)?;
         Ok(found.is_some())
     }
 

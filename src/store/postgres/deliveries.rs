@@ -17,6 +17,9 @@ pub const SNAPSHOT: &str = "INSERT INTO deliveries (issue_id, subscriber_id, sta
      ORDER BY u.subscriber_id
      ON CONFLICT (issue_id, subscriber_id) DO NOTHING";
 
+/// Whether any scheduled issue is due by the database's clock.
+pub const ANY_DUE_ISSUE: &str = "SELECT id FROM issues WHERE status = 'scheduled' AND send_at <= now() LIMIT 1";
+
 /// Scheduled issues whose time has come by the database's clock, locked for the scheduler.
 pub const DUE_ISSUES: &str = "SELECT id FROM issues WHERE status = 'scheduled' AND send_at <= now() ORDER BY send_at FOR UPDATE SKIP LOCKED";
 

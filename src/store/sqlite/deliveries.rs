@@ -15,6 +15,9 @@ pub const SNAPSHOT: &str = "INSERT INTO deliveries (issue_id, subscriber_id, sta
      ORDER BY u.subscriber_id
      ON CONFLICT (issue_id, subscriber_id) DO NOTHING";
 
+/// Whether any scheduled issue is due (binds: now).
+pub const ANY_DUE_ISSUE: &str = "SELECT id FROM issues WHERE status = 'scheduled' AND send_at <= $1 LIMIT 1";
+
 /// Scheduled issues whose time has come (binds: now).
 pub const DUE_ISSUES: &str = "SELECT id FROM issues WHERE status = 'scheduled' AND send_at <= $1 ORDER BY send_at";
 
