@@ -356,3 +356,71 @@ fn postgres_restarted_mid_send_every_instance_reconnects_and_the_send_completes_
     assert_eq!(sent(&t), 1200);
     assert!(!logs.contains("panicked"), "{logs}");
 }
+
+fn form_field(html: &str, name: &str) -> Option<String> {
+    let start = html.find(&format!("name=\"{name}\" value=\""))? + name.len() + 15;
+    Some(html[start..].split('"').next()?.to_string())
+}
+
+#[test]
+fn any_instance_answers_any_request_sessions_forms_links_and_imports() {
+    if !on_postgres() {
+        return;
+    }
+    use reqwest::blocking::Client;
+    use reqwest::StatusCode;
+    use std::io::Write;
+    let mut t = Tidings::new();
+    t.set_env("TIDINGS_SECURITY__SECRET_KEY", "two-instances-key-0123456789abcdef0123456789");
+    t.ok(&["list", "create", "news", "--name", "News"]);
+    let mut child = t.command(&["staff", "add", "owner@example.com", "--role", "owner"]).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery staple\n").unwrap();
+    assert!(child.wait().unwrap().success());
+    let token = t.ok(&["token", "create", "--name", "script", "--role", "owner"]).trim().to_string();
+    let a = support::serve::Serving::start(&mut t);
+    let b = support::serve::Serving::start(&mut t);
+
+    // A session made on A works on B, and so does the form token it carries.
+    let browser = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = browser.get(a.url("/admin/login")).send().unwrap().text().unwrap();
+    let csrf = form_field(&login, "csrf").unwrap();
+    let signed_in = browser.post(a.url("/admin/login")).form(&[("csrf", csrf.as_str()), ("email", "owner@example.com"), ("password", "correct horse battery staple")]).send().unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let page = browser.get(b.url("/admin/lists")).send().unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the session is the database's, not an instance's");
+    let csrf = form_field(&page.text().unwrap(), "csrf").unwrap();
+    let made = browser.post(b.url("/admin/lists")).form(&[("csrf", csrf.as_str()), ("slug", "more"), ("name", "More")]).send().unwrap();
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+
+    // A sign-up form served by A and posted to B; its link, signed by whichever instance sent
+    // the email, confirms on B.
+    let reader = Client::builder().cookie_store(true).build().unwrap();
+    let form = reader.get(a.url("/subscribe")).send().unwrap().text().unwrap();
+    let csrf = form_field(&form, "csrf").unwrap();
+    let fields = [("email", "reader@example.com"), ("list", "news"), ("csrf", csrf.as_str())];
+    assert_eq!(reader.post(b.url("/subscribe")).form(&fields).send().unwrap().status(), StatusCode::OK);
+    let outbox = t.path().join("outbox");
+    let mut link = None;
+    wait_for("the confirmation email", Duration::from_secs(30), || {
+        for entry in std::fs::read_dir(&outbox).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default().replace("=\r\n", "").replace("=\n", "");
+            if let Some(at) = text.find("/confirm/") {
+                link = Some(text[at..].split(|c: char| c.is_whitespace() || c == '"' || c == '<').next().unwrap().to_string());
+                return true;
+            }
+        }
+        false
+    });
+    let confirmed = Client::new().post(b.url(&link.unwrap())).send().unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert_eq!(t.sql("SELECT u.status FROM subscriptions u JOIN subscribers s ON s.id = u.subscriber_id WHERE s.email = 'reader@example.com'"), "confirmed");
+
+    // An import uploaded to A is followed on B.
+    let api = Client::new();
+    let started = api.post(a.url("/api/v1/lists/news/import")).bearer_auth(&token).header("content-type", "text/csv").body("email\none@example.com\ntwo@example.com\n").send().unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let id = started.json::<serde_json::Value>().unwrap()["id"].as_i64().unwrap();
+    wait_for("the import to finish", Duration::from_secs(30), || {
+        api.get(b.url(&format!("/api/v1/imports/{id}"))).bearer_auth(&token).send().unwrap().json::<serde_json::Value>().unwrap()["state"] == "done"
+    });
+}
