@@ -262,7 +262,7 @@ fn relay(t: &mut Tidings, sink: &Sink) {
     t.set_env("TIDINGS_SMTP__TRANSPORT", "smtp");
     t.set_env("TIDINGS_SMTP__PORT", &sink.port.to_string());
     t.set_env("TIDINGS_SECURITY__SECRET_KEY", "scale-out-test-key-0123456789abcdef0123456789");
-    t.set_env("TIDINGS_LOG", "info,tidings::store=debug");
+    t.set_env("TIDINGS_LOG", "info");
 }
 
 #[test]
@@ -283,27 +283,50 @@ fn three_instances_deliver_twenty_thousand_recipients_exactly_once() {
     assert_eq!(t.sql("SELECT COUNT(*) FROM events WHERE type = 'issue.sent'"), "1", "the send finished once");
 }
 
+/// A slow send under way: 1,200 readers, a relay that takes a second over each message, three
+/// instances sending, `started` messages out already.
+struct SlowSend {
+    sink: Sink,
+    t: Tidings,
+    running: Vec<Child>,
+}
+
+impl SlowSend {
+    fn start(t: Tidings, started: usize) -> Self {
+        let sink = Sink::start(&["-w", "1"]);
+        let mut t = t;
+        relay(&mut t, &sink);
+        audience(&t, 1200);
+        t.ok(&["issue", "send", "wide"]);
+        let running = instances(&t, 3);
+        wait_for("the send to be under way", Duration::from_secs(120), || sink.recipients().len() > started);
+        Self { sink, t, running }
+    }
+
+    /// Waits for the send to finish, stops the instances, and checks that every reader got the
+    /// issue, and at most the messages in flight twice; returns the instances' logs.
+    fn finish(self) -> String {
+        let t = &self.t;
+        wait_for("the send to finish", Duration::from_secs(300), || t.try_sql("SELECT status FROM issues WHERE slug = 'wide'").1 == "sent");
+        std::thread::sleep(Duration::from_secs(2));
+        let logs = stop_all(self.running);
+        let again = everyone_once_or_again(&self.sink, 1200);
+        eprintln!("sent again: {again}");
+        assert!(again <= IN_FLIGHT, "{again} messages were sent twice, more than were in flight\n{logs}");
+        assert_eq!(sent(t), 1200, "every delivery is recorded sent, none overwritten");
+        logs
+    }
+}
+
 #[test]
 fn kill_9_of_one_instance_mid_send_loses_nobody_and_repeats_at_most_its_messages_in_flight() {
     if !on_postgres() {
         return;
     }
-    // Each message waits a second at DATA, so the send lasts long enough to kill someone in it.
-    let sink = Sink::start(&["-w", "1"]);
-    let mut t = Tidings::new();
-    relay(&mut t, &sink);
-    audience(&t, 1200);
-    t.ok(&["issue", "send", "wide"]);
-    let mut running = instances(&t, 3);
-    wait_for("the send to be under way", Duration::from_secs(120), || sink.recipients().len() > 200);
-    let victim = running.remove(1);
+    let mut send = SlowSend::start(Tidings::new(), 200);
+    let victim = send.running.remove(1);
     assert!(Command::new("kill").arg("-9").arg(victim.id().to_string()).status().unwrap().success());
-    wait_for("the send to finish", Duration::from_secs(300), || t.sql("SELECT status FROM issues WHERE slug = 'wide'") == "sent");
-    let logs = stop_all(running);
-    let again = everyone_once_or_again(&sink, 1200);
-    eprintln!("sent again: {again}");
-    assert!(again <= IN_FLIGHT, "{again} messages were sent twice, more than were in flight\n{logs}");
-    assert_eq!(sent(&t), 1200);
+    let logs = send.finish();
     assert!(logs.contains("took back deliveries"), "the survivors took back the dead one's deliveries:\n{logs}");
 }
 
@@ -312,25 +335,13 @@ fn an_instance_frozen_past_its_heartbeat_overwrites_nothing_and_sends_at_most_it
     if !on_postgres() {
         return;
     }
-    let sink = Sink::start(&["-w", "1"]);
-    let mut t = Tidings::new();
-    relay(&mut t, &sink);
-    audience(&t, 1200);
-    t.ok(&["issue", "send", "wide"]);
-    let mut running = instances(&t, 3);
-    wait_for("the send to be under way", Duration::from_secs(120), || sink.recipients().len() > 150);
-    let frozen = running[0].id().to_string();
+    let send = SlowSend::start(Tidings::new(), 150);
+    let frozen = send.running[0].id().to_string();
     assert!(Command::new("kill").args(["-STOP", &frozen]).status().unwrap().success());
     // Past the heartbeat timeout (30 s): the others declare it dead and take its deliveries.
     std::thread::sleep(Duration::from_secs(40));
     assert!(Command::new("kill").args(["-CONT", &frozen]).status().unwrap().success());
-    wait_for("the send to finish", Duration::from_secs(300), || t.sql("SELECT status FROM issues WHERE slug = 'wide'") == "sent");
-    std::thread::sleep(Duration::from_secs(2));
-    let logs = stop_all(running);
-    let again = everyone_once_or_again(&sink, 1200);
-    eprintln!("sent again: {again}");
-    assert!(again <= IN_FLIGHT, "{again} messages were sent twice\n{logs}");
-    assert_eq!(sent(&t), 1200, "every delivery is recorded sent, none overwritten");
+    let logs = send.finish();
     assert!(logs.contains("declared dead"), "the frozen instance learnt it had been declared dead:\n{logs}");
 }
 
@@ -340,20 +351,9 @@ fn postgres_restarted_mid_send_every_instance_reconnects_and_the_send_completes_
         return;
     }
     let cluster = Cluster::start();
-    let sink = Sink::start(&["-w", "1"]);
-    let mut t = Tidings::on_database(&cluster.database("restarted"));
-    relay(&mut t, &sink);
-    audience(&t, 1200);
-    t.ok(&["issue", "send", "wide"]);
-    let running = instances(&t, 3);
-    wait_for("the send to be under way", Duration::from_secs(120), || sink.recipients().len() > 200);
+    let send = SlowSend::start(Tidings::on_database(&cluster.database("restarted")), 200);
     cluster.restart();
-    wait_for("the send to finish", Duration::from_secs(300), || t.try_sql("SELECT status FROM issues WHERE slug = 'wide'").1 == "sent");
-    let logs = stop_all(running);
-    let again = everyone_once_or_again(&sink, 1200);
-    eprintln!("sent again: {again}");
-    assert!(again <= IN_FLIGHT, "{again} messages were sent twice\n{logs}");
-    assert_eq!(sent(&t), 1200);
+    let logs = send.finish();
     assert!(!logs.contains("panicked"), "{logs}");
 }
 

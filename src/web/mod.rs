@@ -136,18 +136,29 @@ async fn fail_interrupted_imports(app: &App) {
 /// dashboard's chart data within half a minute.
 async fn recount(state: State, mut stop: watch::Receiver<bool>) {
     let mut charted_up_to = -1;
+    let mut failing = false;
     for round in 0u64.. {
-        if let Err(e) = state.app.store.refresh_list_stats_if_changed().await {
-            tracing::warn!(error = %e, "cannot recount the lists");
+        match state.app.store.refresh_list_stats_if_changed().await {
+            // Said once an outage, not every round of it.
+            Err(e) if !failing => {
+                tracing::warn!(error = %e, "cannot recount the lists; trying again every 10 s");
+                failing = true;
+            }
+            Err(_) => {}
+            Ok(_) if failing => {
+                tracing::info!("the lists are recounted again");
+                failing = false;
+            }
+            Ok(_) => {}
         }
-        if round % 6 == 5 {
+        if !failing && round % 6 == 5 {
             // An instance that died mid-import on another host is noticed by its silence.
             fail_interrupted_imports(&state.app).await;
         }
         let newest = state.app.store.newest_event_id().await.unwrap_or(charted_up_to);
         // Sends move the charts without events (one per delivery would be too many): every
         // 30 s regardless.
-        if newest != charted_up_to || round % 3 == 0 {
+        if !failing && (newest != charted_up_to || round % 3 == 0) {
             charted_up_to = newest;
             match admin::chart_data(&state.app.store).await {
                 Ok(data) => *state.admin_charts.write().await = Some((newest, std::time::Instant::now(), Arc::new(data))),

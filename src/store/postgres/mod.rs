@@ -42,8 +42,9 @@ impl Postgres {
             .map_err(open_err)?
             .application_name("tidings")
             // A process frozen inside a transaction (stopped, or cut off) must not hold its row
-            // locks for ever: the server ends such a session, and its work is rolled back.
-            .options([("idle_in_transaction_session_timeout", "60s"), ("lock_timeout", "30s")])
+            // locks for ever: the server ends such a session, and its work is rolled back. JIT
+            // compiling costs more than it saves on statements of milliseconds.
+            .options([("idle_in_transaction_session_timeout", "60s"), ("lock_timeout", "30s"), ("jit", "off")])
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         // One connection first: its error says what is wrong (refused, unknown host, password),
         // where the pool's would only say that it timed out.
