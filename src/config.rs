@@ -40,6 +40,7 @@ pub struct Config {
     pub content: ContentConfig,
     pub feeds: FeedsConfig,
     pub dkim: DkimConfig,
+    pub dns: DnsConfig,
     pub log: LogConfig,
 }
 
@@ -319,6 +320,29 @@ pub struct DkimConfig {
     pub private_key_path: String,
 }
 
+/// The resolver `tidings doctor` asks about the sending domains.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnsConfig {
+    /// `IP` or `IP:PORT` of the DNS server to ask; empty: the system's resolver (/etc/resolv.conf).
+    pub nameserver: String,
+    /// The name the mail relay on this box announces, whose address and reverse (PTR) record
+    /// must agree; empty: this host's name.
+    pub mail_hostname: String,
+}
+
+impl DnsConfig {
+    /// The configured DNS server, when one is set and parses.
+    pub fn nameserver_addr(&self) -> Result<Option<std::net::SocketAddr>, String> {
+        let text = self.nameserver.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let parsed = text.parse::<std::net::SocketAddr>().or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)));
+        parsed.map(Some).map_err(|_| format!("dns.nameserver {text:?} is not an address (IP or IP:PORT)"))
+    }
+}
+
 impl Config {
     /// Loads the layers. `explicit` is `--config PATH`; without it the default file is read when
     /// it exists.
@@ -385,6 +409,7 @@ impl Config {
                 "security.secret_key (and each of security.previous_keys) must be at least {MIN_SECRET_KEY_BYTES} bytes: generate one with `openssl rand -hex 32`, or leave it empty and Tidings keeps a generated key in its database"
             ));
         }
+        self.dns.nameserver_addr()?;
         crate::domain::LanguageTag::parse(&self.site.default_language).map_err(|e| format!("site.default_language: {e}"))?;
         // Checked here rather than at the first `.txt` dropped into the folder, hours later.
         if !self.content.default_list.is_empty() {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod delivery;
+pub mod doctor;
 pub mod domain;
 pub mod operations;
 pub mod publishing;

@@ -3,6 +3,7 @@
 mod backup;
 mod bounce;
 mod db;
+mod doctor;
 mod error;
 mod issue;
 mod list;
@@ -69,6 +70,9 @@ enum Command {
     /// API tokens for scripts
     #[command(subcommand)]
     Token(staff::TokenCommand),
+    /// Check the configuration, the relay (TLS, AUTH, sender) and the DNS records (SPF, DKIM,
+    /// DMARC, MX, PTR), with advice for each failure; exit 1 when something a send needs fails
+    Doctor,
     /// The database: schema status, and copying a SQLite installation into PostgreSQL
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -183,6 +187,7 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Staff(cmd) => staff::staff(&ctx, cmd).await,
         Command::Token(cmd) => staff::token(&ctx, cmd).await,
         Command::Db(cmd) => db::run(&ctx, cmd).await,
+        Command::Doctor => doctor::run(&ctx).await,
         Command::Backup(args) => backup::backup(&ctx, args).await,
         Command::Restore(args) => backup::restore(&ctx, args).await,
         Command::Completions { .. } | Command::Man => Ok(()),

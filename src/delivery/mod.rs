@@ -7,6 +7,7 @@ pub mod engine;
 mod liveness;
 pub mod message;
 mod policy;
+pub mod probe;
 pub mod status;
 pub mod transport;
 mod qp;

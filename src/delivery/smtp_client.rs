@@ -134,16 +134,38 @@ pub struct Connection {
     broken: bool,
 }
 
+/// The steps of opening a connection, in order (`tidings doctor` reports which one failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Connect,
+    Tls,
+    Greeting,
+    Ehlo,
+    StartTls,
+    Auth,
+}
+
 impl Connection {
     /// Connects, reads the greeting, says EHLO, upgrades to TLS and authenticates as configured.
     /// Every error is `Connection`: none of this is about a recipient.
     pub async fn open(settings: &Settings) -> Result<Self, SendError> {
+        Self::open_observed(settings, &mut Vec::new()).await
+    }
+
+    /// [`Connection::open`], noting each step as it succeeds: after a failure (or a timeout that
+    /// drops the future) the next step is the one that failed.
+    pub async fn open_observed(settings: &Settings, done: &mut Vec<Step>) -> Result<Self, SendError> {
         let relay = |what: &str, e: &dyn std::fmt::Display| SendError::Connection { message: format!("{what} the relay {}:{}: {e}", settings.host, settings.port) };
         let tcp = TcpStream::connect((settings.host.as_str(), settings.port)).await.map_err(|e| relay("cannot connect to", &e))?;
         // Without it the body's last segment waits for the relay's delayed ACK (~40 ms a message).
         tcp.set_nodelay(true).map_err(|e| relay("cannot connect to", &e))?;
+        done.push(Step::Connect);
         let stream = match (&settings.tls, settings.implicit_tls) {
-            (Some((connector, name)), true) => Stream::Tls(Box::new(connector.connect(name.clone(), tcp).await.map_err(|e| relay("TLS failed with", &e))?)),
+            (Some((connector, name)), true) => {
+                let tls = connector.connect(name.clone(), tcp).await.map_err(|e| relay("TLS failed with", &e))?;
+                done.push(Step::Tls);
+                Stream::Tls(Box::new(tls))
+            }
             _ => Stream::Plain(tcp),
         };
         let mut conn = Self { stream, buffer: Vec::with_capacity(512), extensions: Extensions::default(), broken: false };
@@ -151,15 +173,31 @@ impl Connection {
         if greeting.code != 220 {
             return Err(relay("no SMTP greeting from", &format!("{} {}", greeting.code, greeting.text)));
         }
+        done.push(Step::Greeting);
         conn.hello(&settings.hello).await.map_err(|e| relay("EHLO refused by", &e.message()))?;
+        done.push(Step::Ehlo);
         if let (Some((connector, name)), false) = (&settings.tls, settings.implicit_tls) {
             conn = conn.starttls(connector, name, &settings.hello).await.map_err(|e| relay("STARTTLS failed with", &e.message()))?;
+            done.push(Step::StartTls);
         }
         if let Some((user, password)) = &settings.credentials {
             // The error names the relay's reply, never the credentials.
             conn.authenticate(user, password).await.map_err(|e| relay("authentication refused by", &e.message()))?;
+            done.push(Step::Auth);
         }
         Ok(conn)
+    }
+
+    /// Whether the relay offered PIPELINING (the envelope then costs one round trip).
+    pub fn offers_pipelining(&self) -> bool {
+        self.extensions.pipelining
+    }
+
+    /// Asks whether the relay takes `from` as a sender, then resets: no message is sent.
+    pub async fn try_sender(&mut self, from: &str) -> Result<(), SendError> {
+        let reply = self.command(format!("MAIL FROM:<{from}>\r\n").as_bytes()).await?;
+        let _ = self.command(b"RSET\r\n").await;
+        if reply.code == 250 { Ok(()) } else { Err(reply.into_error("MAIL FROM")) }
     }
 
     pub fn is_broken(&self) -> bool {

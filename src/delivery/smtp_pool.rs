@@ -36,7 +36,7 @@ fn trust_anchors(smtp: &SmtpConfig) -> TrustAnchors<'_> {
 impl SmtpPool {
     pub fn new(smtp: &SmtpConfig) -> Result<Self, TransportError> {
         Ok(Self {
-            settings: settings(smtp)?,
+            settings: relay_settings(smtp)?,
             timeout: Duration::from_secs(smtp.timeout_secs.max(1)),
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(smtp.pool_size.max(1) as usize),
@@ -45,7 +45,7 @@ impl SmtpPool {
 }
 
 /// How to reach the relay `smtp` names, with its TLS and credentials.
-fn settings(smtp: &SmtpConfig) -> Result<Settings, TransportError> {
+pub(super) fn relay_settings(smtp: &SmtpConfig) -> Result<Settings, TransportError> {
     let tls = match smtp.tls {
         TlsMode::None => None,
         TlsMode::Starttls | TlsMode::Tls => Some(tls_connector(&smtp.host, trust_anchors(smtp)).map_err(|e| TransportError(format!("TLS for {}: {e}", smtp.host)))?),

@@ -26,6 +26,7 @@ mod issues;
 mod lists;
 pub mod migrations;
 mod scrub;
+mod settings;
 mod staff;
 mod staff_views;
 mod subscribers;

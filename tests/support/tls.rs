@@ -24,6 +24,17 @@ impl TestCa {
         Self { pem: cert.pem(), issuer: Issuer::new(params, key) }
     }
 
+    /// An intermediate CA signed by this one: a relay that sends only the certificates it signs,
+    /// without it, presents an incomplete chain.
+    pub fn intermediate(&self, name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Self { pem: cert.pem(), issuer: Issuer::new(params, key) }
+    }
+
     /// A server certificate for `names` (DNS names or IP addresses); `expired` puts its
     /// validity in 2000.
     pub fn server_cert(&self, names: &[&str], expired: bool) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {

@@ -27,11 +27,37 @@ pub async fn dashboard(staff: Staff, Extract(state): Extract<State>) -> Response
             } } }
         } }
         p.muted { (t.counted_at) " " (when(counted_at)) " UTC" }
+        (doctor(&staff, &state).await)
         h2 { (t.recent_issues) }
         (super::issues::issue_table(&staff, &issues))
         (charts(&staff, &state).await)
     };
     page(&staff, "/admin", t.dashboard, content).into_response()
+}
+
+/// The last `tidings doctor` run: when, how many checks failed, and those that did (or warned).
+async fn doctor(staff: &Staff, state: &State) -> Markup {
+    let t = staff.t;
+    let report: Option<crate::doctor::Report> = state.app.store.doctor_report().await.ok().flatten().and_then(|json| serde_json::from_str(&json).ok());
+    let Some(report) = report else {
+        return html! { section #doctor { h2 { (t.doctor_title) } p.muted { (t.doctor_never) } } };
+    };
+    use crate::doctor::Status;
+    let (failed, warned) = (report.count(Status::Fail), report.count(Status::Warn));
+    html! { section #doctor {
+        h2 { (t.doctor_title) }
+        p {
+            (when(Some(report.at))) " UTC · "
+            strong { (failed) " " (t.doctor_failed) } ", " (warned) " " (t.doctor_warnings)
+            @if failed == 0 { " · " (t.doctor_all_good) }
+        }
+        ul { @for c in report.checks.iter().filter(|c| matches!(c.status, Status::Fail | Status::Warn)) {
+            li class=(if c.status == Status::Fail { "fail" } else { "warn" }) {
+                span aria-hidden="true" { (c.status.symbol()) " " } strong { (c.name) } ": " (c.detail)
+                @if let Some(advice) = &c.advice { br; span.muted { "→ " (advice) } }
+            }
+        } }
+    } }
 }
 
 /// What the dashboard's charts show, recomputed in the background (every 30 s while `serve`
