@@ -41,6 +41,7 @@ pub struct Config {
     pub feeds: FeedsConfig,
     pub dkim: DkimConfig,
     pub dns: DnsConfig,
+    pub retention: RetentionConfig,
     pub log: LogConfig,
 }
 
@@ -318,6 +319,24 @@ pub struct DkimConfig {
     pub domain: String,
     pub selector: String,
     pub private_key_path: String,
+}
+
+/// How long per-recipient rows are kept; each issue's totals are kept for ever.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days after a send finished that its delivery rows (one per reader) are pruned; 0: never.
+    pub deliveries_days: u32,
+    /// Days after which bounce and confirmation events are pruned; 0: never. Staff, consent and
+    /// send events are never pruned.
+    pub events_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        // Over a year: a year-on-year comparison still has last year's rows.
+        Self { deliveries_days: 400, events_days: 400 }
+    }
 }
 
 /// The resolver `tidings doctor` asks about the sending domains.

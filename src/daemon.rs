@@ -23,8 +23,8 @@ pub enum DaemonError {
     Maildir(#[from] MaildirError),
 }
 
-/// Runs the delivery engine (scheduler and workers), the HTTP server, the content watcher and
-/// the bounce Maildir poller until `stop` is set to true.
+/// Runs the delivery engine (scheduler and workers), the HTTP server, the content watcher, the
+/// bounce Maildir poller and the hourly prune until `stop` is set to true.
 pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonError> {
     let engine = Engine::start(app.clone()).await?;
     let deliver = async {
@@ -34,7 +34,8 @@ pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonE
     let watcher = async { stop_all_on_error(&stop, watch_issues(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
     let web = async { stop_all_on_error(&stop, serve_http(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
     let bounces = async { stop_all_on_error(&stop, poll_maildir(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
-    let (delivered, watched, served, polled) = tokio::join!(deliver, watcher, web, bounces);
+    let retention = crate::operations::retention::run_hourly(app.store.clone(), app.config.retention.clone(), stop.subscribe());
+    let (delivered, watched, served, polled, ()) = tokio::join!(deliver, watcher, web, bounces, retention);
     delivered.and(watched).and(served).and(polled)
 }
 

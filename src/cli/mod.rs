@@ -70,6 +70,12 @@ enum Command {
     /// API tokens for scripts
     #[command(subcommand)]
     Token(staff::TokenCommand),
+    /// Prune what [retention] no longer keeps (serve does it every hour); --dry-run counts it
+    Prune {
+        /// Count what would go, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Check the configuration, the relay (TLS, AUTH, sender) and the DNS records (SPF, DKIM,
     /// DMARC, MX, PTR), with advice for each failure; exit 1 when something a send needs fails
     Doctor,
@@ -109,7 +115,7 @@ impl Context {
         let db = &self.config.database;
         if let Some(file) = crate::store::backup::database_file(&db.url).filter(|f| !f.exists()) {
             let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
-            return Err(CliError::usage(format!("there is no database at {} (database.url {:?}, working directory {cwd}): give the configuration with --config, or an absolute sqlite:/// path", file.display(), db.url)));
+            return Err(CliError::usage(format!("there is no database at {} (database.url {:?}, working directory {cwd}): give the configuration with --config, or an absolute sqlite:/// path", file.display(), crate::store::describe_url(&db.url))));
         }
         Ok(Store::open_existing(&db.url, db.max_connections).await?)
     }
@@ -188,6 +194,7 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), CliError> {
         Command::Token(cmd) => staff::token(&ctx, cmd).await,
         Command::Db(cmd) => db::run(&ctx, cmd).await,
         Command::Doctor => doctor::run(&ctx).await,
+        Command::Prune { dry_run } => prune(&ctx, dry_run).await,
         Command::Backup(args) => backup::backup(&ctx, args).await,
         Command::Restore(args) => backup::restore(&ctx, args).await,
         Command::Completions { .. } | Command::Man => Ok(()),
@@ -196,6 +203,12 @@ async fn dispatch(cli: Cli, config: Config) -> Result<(), CliError> {
 
 async fn init(ctx: &Context) -> Result<(), CliError> {
     let store = ctx.store().await?;
+    // Databases made before pruning existed keep freed space until converted, once.
+    match store.enable_incremental_vacuum().await {
+        Ok(true) => eprintln!("tidings: the database now gives space freed by pruning back to the disk (converted once with VACUUM)"),
+        Ok(false) => {}
+        Err(e) => eprintln!("tidings: could not convert the database to incremental vacuum ({e}); run `tidings init` again while no tidings process uses it"),
+    }
     let versions = store.applied_migrations().await?;
     let version = versions.last().copied().unwrap_or_default();
     if ctx.json {
@@ -218,4 +231,18 @@ fn init_tracing(default: &str, format: crate::config::LogFormat) {
         crate::config::LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).try_init(),
         crate::config::LogFormat::Text => logs.try_init(),
     };
+}
+
+async fn prune(ctx: &Context, dry_run: bool) -> Result<(), CliError> {
+    let store = ctx.existing_store().await?;
+    let report = crate::operations::retention::prune(&store, &ctx.config.retention, dry_run).await?;
+    if ctx.json {
+        return output::json(&report);
+    }
+    let verb = if dry_run { "would prune" } else { "pruned" };
+    println!("{verb} the delivery rows of {} finished issues ({} rows; their totals are kept) and {} events", report.issues, report.deliveries, report.events);
+    if !report.returns_space {
+        println!("freed space is reused but not given back to the disk: run `tidings init` once, with tidings stopped, to change that");
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod imports;
 pub mod lists;
+pub mod retention;
 pub mod sends;
 
 use crate::store::StoreError;

@@ -69,6 +69,9 @@ pub fn latest_schema_version() -> i64 {
 
 /// The file behind a `sqlite:` URL.
 pub fn database_file(url: &str) -> Option<PathBuf> {
+    if super::is_postgres_url(url) {
+        return None;
+    }
     let options = SqliteConnectOptions::from_str(url).ok()?;
     let file = options.get_filename();
     (file != Path::new(":memory:")).then(|| file.to_path_buf())

@@ -63,6 +63,9 @@ impl Store {
     /// Per minute, oldest first; minutes in which nothing was sent or given up are left out.
     /// A message that bounced later counts as sent when the relay took it.
     pub async fn delivery_curve(&self, issue_id: i64) -> Result<Vec<CurveMinute>> {
+        if let Some(summary) = self.issue_summary(issue_id).await? {
+            return Ok(summary.curve);
+        }
         // sent_at is set only when the relay accepts; a refused or given-up message keeps it
         // NULL and was given up at its last update.
         Ok(q!(all, &mut self.read().await?, [charts::CURVE], issue_id)?)
@@ -73,12 +76,14 @@ impl Store {
     pub async fn send_rates(&self, limit: i64) -> Result<Vec<SendRate>> {
         // Only id, slug and published_on are read from issues: they sit before the rendered
         // bodies in the row, so no overflow page is walked.
+        // A summarised issue's count is its summary's; the bounce log is never pruned.
         Ok(q!(all, &mut self.read().await?, "SELECT i.slug AS issue,
-                    (SELECT COUNT(*) FROM deliveries d WHERE d.issue_id = i.id AND d.state IN ('sent', 'bounced', 'failed')) AS sent,
+                    COALESCE((SELECT s.sent + s.bounced + s.failed FROM issue_summaries s WHERE s.issue_id = i.id),
+                             (SELECT COUNT(*) FROM deliveries d WHERE d.issue_id = i.id AND d.state IN ('sent', 'bounced', 'failed'))) AS sent,
                     (SELECT COUNT(DISTINCT b.subscriber_id) FROM bounces b WHERE b.issue_id = i.id AND b.kind IN ('hard', 'soft')
                         AND (b.action IS NULL OR b.action <> 'delayed')) AS bounced,
                     (SELECT COUNT(DISTINCT b.subscriber_id) FROM bounces b WHERE b.issue_id = i.id AND b.kind = 'complaint') AS complaints
-             FROM issues i WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.issue_id = i.id)
+             FROM issues i WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.issue_id = i.id) OR EXISTS (SELECT 1 FROM issue_summaries s WHERE s.issue_id = i.id)
              ORDER BY i.published_on DESC, i.id DESC LIMIT $1", limit)?)
     }
 

@@ -129,6 +129,8 @@ pub enum Job {
     Maildir,
     /// Staff accounts: the last owner must stay.
     Staff,
+    /// Pruning old delivery rows and events.
+    Retention,
 }
 
 impl Job {

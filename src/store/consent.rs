@@ -145,7 +145,22 @@ impl Store {
 
     /// Deliveries of all issues by state (every state present, zero when none).
     pub async fn delivery_state_totals(&self) -> Result<Vec<(String, i64)>> {
-        let found: Vec<(String, i64)> = q!(all, &mut self.read().await?, "SELECT state, COUNT(*) FROM deliveries GROUP BY state")?;
+        let mut found: Vec<(String, i64)> = q!(all, &mut self.read().await?, "SELECT state, COUNT(*) FROM deliveries WHERE issue_id NOT IN (SELECT issue_id FROM issue_summaries) GROUP BY state")?;
+        // Summarised (pruned) issues' deliveries are counted from their summaries.
+        let pruned: (i64, i64, i64, i64, i64, i64) = q!(
+            one,
+            &mut self.read().await?,
+            "SELECT CAST(COALESCE(SUM(queued), 0) AS BIGINT), CAST(COALESCE(SUM(sending), 0) AS BIGINT), CAST(COALESCE(SUM(sent), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(failed), 0) AS BIGINT), CAST(COALESCE(SUM(bounced), 0) AS BIGINT), CAST(COALESCE(SUM(skipped), 0) AS BIGINT)
+             FROM issue_summaries"
+        )?;
+        let (q0, q1, q2, q3, q4, q5) = pruned;
+        for (state, n) in [("queued", q0), ("sending", q1), ("sent", q2), ("failed", q3), ("bounced", q4), ("skipped", q5)] {
+            match found.iter_mut().find(|(s, _)| s == state) {
+                Some((_, m)) => *m += n,
+                None => found.push((state.to_string(), n)),
+            }
+        }
         Ok(["queued", "sending", "sent", "failed", "bounced", "skipped"]
             .iter()
             .map(|s| (s.to_string(), found.iter().find(|(f, _)| f == s).map_or(0, |(_, n)| *n)))

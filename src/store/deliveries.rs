@@ -227,6 +227,9 @@ impl Store {
     }
 
     pub async fn delivery_counts(&self, issue_id: i64) -> Result<DeliveryCounts> {
+        if let Some(summary) = self.issue_summary(issue_id).await? {
+            return Ok(summary.counts);
+        }
         let rows: Vec<(String, i64)> = q!(all, &mut self.read().await?, "SELECT state, COUNT(*) FROM deliveries WHERE issue_id = $1 GROUP BY state", issue_id)?;
         let mut c = DeliveryCounts::default();
         for (state, n) in rows {
@@ -249,6 +252,9 @@ impl Store {
 
     /// The most frequent errors of an issue's deliveries.
     pub async fn top_errors(&self, issue_id: i64, limit: i64) -> Result<Vec<(String, i64)>> {
+        if let Some(summary) = self.issue_summary(issue_id).await? {
+            return Ok(summary.top_errors.into_iter().take(limit.max(0) as usize).collect());
+        }
         Ok(q!(all, &mut self.read().await?, "SELECT last_error, COUNT(*) AS n FROM deliveries WHERE issue_id = $1 AND last_error IS NOT NULL AND state <> 'sent'
              GROUP BY last_error ORDER BY n DESC LIMIT $2", issue_id, limit)?)
     }

@@ -16,6 +16,7 @@ pub mod import;
 pub mod import_jobs;
 pub mod instances;
 pub mod issues;
+pub mod retention;
 pub mod subscribers;
 
 use std::str::FromStr;

@@ -11,6 +11,7 @@ pub mod import;
 pub mod import_jobs;
 pub mod instances;
 pub mod issues;
+pub mod retention;
 pub mod subscribers;
 
 use std::str::FromStr;
@@ -79,6 +80,9 @@ impl Sqlite {
             // into the main file far less often. The limit trims the log file back afterwards.
             .pragma("wal_autocheckpoint", "16384")
             .pragma("journal_size_limit", "67108864")
+            // Space freed by pruning goes back to the file system in steps (a new database; an
+            // older one is converted once by `tidings init`).
+            .auto_vacuum(sqlx::sqlite::SqliteAutoVacuum::Incremental)
             // Snapshotting a million-person audience takes seconds by design: not a warning.
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let pool = SqlitePoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await.map_err(open_err)?;
@@ -97,4 +101,10 @@ impl Sqlite {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Whether the file gives freed pages back in steps (`auto_vacuum = INCREMENTAL`).
+pub async fn incremental_vacuum_on(conn: &mut sqlx::SqliteConnection) -> Result<bool> {
+    let mode: i64 = sqlx::query_scalar("PRAGMA auto_vacuum").fetch_one(conn).await?;
+    Ok(mode == 2)
 }
