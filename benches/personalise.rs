@@ -19,7 +19,7 @@ fn main() {
     let text = std::fs::read_to_string(path).expect("the sample issue");
     let source = IssueSource::parse(&text, "2021-01").expect("the sample parses");
     let site = Site::new("https://news.example.org", "Tidings", "1 Example Road");
-    let view = IssueView::of_source(&source, "zh-CN", "中国科技通讯");
+    let view = IssueView::of_source(&source, "zh-CN", "中国科技通讯", false);
     let started = Instant::now();
     let rendered = render(&view, &source.body, &site).expect("renders");
     let render_time = started.elapsed();

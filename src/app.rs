@@ -34,6 +34,8 @@ pub struct Counters {
     pub subscribe_requests: AtomicU64,
     pub confirmations: AtomicU64,
     pub unsubscribes: AtomicU64,
+    /// Requests to personal feeds (counted, never logged: their URLs are credentials).
+    pub personal_feed_requests: AtomicU64,
 }
 
 impl App {

@@ -303,12 +303,24 @@ impl Default for ContentConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeedsConfig {
+    /// Issues in a subscription feed (at least; older ones are in its archive documents, which
+    /// hold this many each).
     pub max_items: u32,
+    /// Let WebSub callbacks be on loopback or private addresses (tests, an intranet); off, the
+    /// hub never becomes a way into the operator's own network.
+    pub hub_allow_private_callbacks: bool,
+    /// Another WebSub hub to ping when a feed changes (e.g. https://pubsubhubbub.appspot.com/);
+    /// empty: only ours.
+    pub external_hub: String,
+    /// Feed requests one address may make a minute before it is asked to wait (429).
+    pub polls_per_ip_per_minute: u32,
+    /// WebSub subscribe and unsubscribe requests one address may make an hour.
+    pub hub_requests_per_ip_per_hour: u32,
 }
 
 impl Default for FeedsConfig {
     fn default() -> Self {
-        Self { max_items: 50 }
+        Self { max_items: 50, hub_allow_private_callbacks: false, external_hub: String::new(), polls_per_ip_per_minute: 120, hub_requests_per_ip_per_hour: 60 }
     }
 }
 
@@ -429,6 +441,12 @@ impl Config {
             ));
         }
         self.dns.nameserver_addr()?;
+        if self.feeds.max_items == 0 || self.feeds.polls_per_ip_per_minute == 0 || self.feeds.hub_requests_per_ip_per_hour == 0 {
+            return Err("feeds.max_items, feeds.polls_per_ip_per_minute and feeds.hub_requests_per_ip_per_hour must be at least 1".into());
+        }
+        if !self.feeds.external_hub.is_empty() && !self.feeds.external_hub.starts_with("https://") && !self.feeds.external_hub.starts_with("http://") {
+            return Err(format!("feeds.external_hub {:?} is not an http(s) URL", self.feeds.external_hub));
+        }
         crate::domain::LanguageTag::parse(&self.site.default_language).map_err(|e| format!("site.default_language: {e}"))?;
         // Checked here rather than at the first `.txt` dropped into the folder, hours later.
         if !self.content.default_list.is_empty() {

@@ -24,7 +24,7 @@ pub enum DaemonError {
 }
 
 /// Runs the delivery engine (scheduler and workers), the HTTP server, the content watcher, the
-/// bounce Maildir poller and the hourly prune until `stop` is set to true.
+/// bounce Maildir poller, the hourly prune and the WebSub hub until `stop` is set to true.
 pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonError> {
     let engine = Engine::start(app.clone()).await?;
     let deliver = async {
@@ -35,7 +35,8 @@ pub async fn run(app: Arc<App>, stop: watch::Sender<bool>) -> Result<(), DaemonE
     let web = async { stop_all_on_error(&stop, serve_http(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
     let bounces = async { stop_all_on_error(&stop, poll_maildir(app.clone(), stop.subscribe()).await.map_err(DaemonError::from)) };
     let retention = crate::operations::retention::run_hourly(app.store.clone(), app.config.retention.clone(), stop.subscribe());
-    let (delivered, watched, served, polled, ()) = tokio::join!(deliver, watcher, web, bounces, retention);
+    let hub = crate::websub::hub::run(app.clone(), stop.subscribe());
+    let (delivered, watched, served, polled, (), ()) = tokio::join!(deliver, watcher, web, bounces, retention, hub);
     delivered.and(watched).and(served).and(polled)
 }
 

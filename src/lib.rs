@@ -18,3 +18,4 @@ pub mod render;
 pub mod staff;
 pub mod store;
 pub mod web;
+pub mod websub;

@@ -26,6 +26,9 @@ pub struct CreateArgs {
     language: Option<String>,
     #[arg(long, default_value = "")]
     description: String,
+    /// Keep the list's issues off the public archive and feeds: each subscriber gets a personal feed
+    #[arg(long)]
+    private: bool,
 }
 
 pub async fn run(ctx: &Context, cmd: ListCommand) -> Result<(), CliError> {
@@ -37,7 +40,7 @@ pub async fn run(ctx: &Context, cmd: ListCommand) -> Result<(), CliError> {
 
 async fn create(ctx: &Context, args: CreateArgs) -> Result<(), CliError> {
     let store = ctx.store().await?;
-    let input = ListInput { slug: &args.slug, name: &args.name, language: args.language.as_deref(), description: &args.description };
+    let input = ListInput { slug: &args.slug, name: &args.name, language: args.language.as_deref(), description: &args.description, public: !args.private };
     let list = create_list(&store, input, &ctx.config.site.default_language, &Actor::cli()).await?;
     if ctx.json {
         return output::json(&list);

@@ -76,6 +76,8 @@ pub struct MessageFactory {
     text_template: Template,
     html_template: Template,
     boundary: String,
+    /// The templates link a personal feed (a private list): sign one for each reader.
+    personal_feed: bool,
 }
 
 const PART_HEADERS_TEXT: &[u8] = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
@@ -113,6 +115,7 @@ impl MessageFactory {
             text_template: Template::parse(issue.email_text),
             html_template: Template::parse(issue.email_html),
             boundary,
+            personal_feed: issue.email_text.contains(&Slot::FeedUrl.marker()) || issue.email_html.contains(&Slot::FeedUrl.marker()),
         })
     }
 
@@ -180,6 +183,7 @@ struct SlotValues {
     email: String,
     unsubscribe: String,
     preferences: String,
+    feed: String,
 }
 
 impl SlotValues {
@@ -189,6 +193,7 @@ impl SlotValues {
             email: r.email.to_string(),
             unsubscribe: format!("{}/unsubscribe/{}", f.base_url, token(Purpose::Unsubscribe)),
             preferences: format!("{}/preferences/{}", f.base_url, token(Purpose::Preferences)),
+            feed: if f.personal_feed { crate::render::feeds::personal_feed_url(&f.base_url, &token(Purpose::Feed)) } else { String::new() },
         }
     }
 
@@ -197,6 +202,7 @@ impl SlotValues {
             Slot::Email => self.email.clone(),
             Slot::UnsubscribeUrl => self.unsubscribe.clone(),
             Slot::PreferencesUrl => self.preferences.clone(),
+            Slot::FeedUrl => self.feed.clone(),
         }
     }
 

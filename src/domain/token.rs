@@ -21,6 +21,9 @@ pub enum Purpose {
     Confirm = 1,
     Unsubscribe = 2,
     Preferences = 3,
+    /// A private list's personal feed: good while the person stays on the list, signed only by
+    /// the current key (rotating the key ends every personal feed).
+    Feed = 4,
 }
 
 impl Purpose {
@@ -30,6 +33,8 @@ impl Purpose {
         match self {
             Self::Confirm => Duration::days(7),
             Self::Unsubscribe | Self::Preferences => Duration::days(400),
+            // A feed reader keeps its URL for years: whether it still works is the list's to say.
+            Self::Feed => Duration::days(365 * 100),
         }
     }
 
@@ -38,6 +43,7 @@ impl Purpose {
             1 => Some(Self::Confirm),
             2 => Some(Self::Unsubscribe),
             3 => Some(Self::Preferences),
+            4 => Some(Self::Feed),
             _ => None,
         }
     }
@@ -111,7 +117,9 @@ impl Keys {
             return Err(TokenError::Malformed);
         }
         let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
-        let signed = std::iter::once(&self.current).chain(&self.previous).any(|key| Self::mac(key, &[payload]).verify_truncated_left(tag).is_ok());
+        // A personal feed dies with a key rotation: its URL may have leaked from a reader's app.
+        let previous: &[Vec<u8>] = if payload[0] == Purpose::Feed as u8 { &[] } else { &self.previous };
+        let signed = std::iter::once(&self.current).chain(previous).any(|key| Self::mac(key, &[payload]).verify_truncated_left(tag).is_ok());
         if !signed {
             return Err(TokenError::BadSignature);
         }
@@ -178,5 +186,15 @@ mod tests {
         let now = Utc::now();
         let old = Keys::new(b"old-key".to_vec(), vec![]).sign(Purpose::Unsubscribe, 1, 2, now);
         assert!(keys().verify(&old, Purpose::Unsubscribe, now).is_ok());
+    }
+
+    #[test]
+    fn a_personal_feed_lasts_but_not_past_a_key_rotation() {
+        let now = Utc::now();
+        let feed = keys().sign(Purpose::Feed, 1, 2, now);
+        assert!(keys().verify(&feed, Purpose::Feed, now + Duration::days(3650)).is_ok());
+        let old = Keys::new(b"old-key".to_vec(), vec![]).sign(Purpose::Feed, 1, 2, now);
+        assert_eq!(keys().verify(&old, Purpose::Feed, now), Err(TokenError::BadSignature));
+        assert_eq!(keys().verify(&feed, Purpose::Unsubscribe, now), Err(TokenError::WrongPurpose));
     }
 }

@@ -10,6 +10,8 @@ pub struct ListInput<'a> {
     pub name: &'a str,
     pub language: Option<&'a str>,
     pub description: &'a str,
+    /// false: the list's issues stay off the public archive and feeds.
+    pub public: bool,
 }
 
 pub async fn create_list(store: &Store, input: ListInput<'_>, default_language: &str, actor: &Actor) -> Result<List, OpError> {
@@ -22,5 +24,5 @@ pub async fn create_list(store: &Store, input: ListInput<'_>, default_language: 
     if input.description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
         return Err(OpError::invalid("description", "the list description may hold line breaks and tabs, but no other control characters"));
     }
-    Ok(store.create_list(NewList { slug, name, language, description: input.description.to_string() }, actor).await?)
+    Ok(store.create_list(NewList { slug, name, language, description: input.description.to_string(), public: input.public }, actor).await?)
 }

@@ -120,7 +120,7 @@ async fn render_off_the_runtime(
     // The permit lives in the task, which runs on even if the request is dropped.
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let rendered = issue::render(&IssueView::of_source(&source, &language, &list.name), &source.body, &site);
+        let rendered = issue::render(&IssueView::of_source(&source, &language, &list.name, !list.public), &source.body, &site);
         (source, list, language, rendered)
     })
     .await

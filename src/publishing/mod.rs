@@ -2,6 +2,7 @@
 //! and the static archive (`feed build`).
 
 pub mod add;
+pub mod feeds;
 pub mod plaintext;
 pub mod watch;
 mod preview;
@@ -9,7 +10,8 @@ mod static_site;
 
 pub use add::{AddedIssue, PublishError, add_issue_as, add_issue_file, add_issue_text, add_text_issue, convert_text, is_text_layout, source_text};
 pub use preview::{Format, PreviewError, factory, preview, preview_draft};
-pub use static_site::{BuildError, BuildReport, FeedKind, LOGO, build_static_site, feed_xml, index_html, list_meta, page_count, site_meta};
+pub use feeds::{ArchivePlan, FeedKind};
+pub use static_site::{BuildError, BuildReport, LOGO, build_static_site, feeds_opml, index_html, list_meta, page_count, site_meta};
 
 use crate::render::issue::IssueView;
 use crate::store::Issue;
@@ -42,5 +44,6 @@ pub fn view(issue: &Issue) -> IssueView<'_> {
         language: &issue.language,
         summary: &issue.summary,
         list_name: &issue.list_name,
+        private_list: !issue.list_public,
     }
 }

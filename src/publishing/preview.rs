@@ -6,8 +6,8 @@ use chrono::Utc;
 use crate::app::App;
 use crate::delivery::message::{IssueMail, MessageError, MessageFactory, Recipient};
 use crate::domain::{EmailAddress, SubscriberName};
-use crate::render::archive::feed_item;
-use crate::render::feeds::{self, FeedMeta};
+use super::feeds::FeedKind;
+use crate::render::feeds::FeedMeta;
 use crate::store::{Issue, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,10 +47,12 @@ pub async fn preview(app: &App, slug: &str, format: Format, to: Option<&EmailAdd
         Format::Html => factory(app, &issue)?.html_body(&recipient, Utc::now()).into_bytes(),
         Format::Text => factory(app, &issue)?.text_body(&recipient, Utc::now()).into_bytes(),
         Format::Rss | Format::Atom => {
-            let view = super::view(&issue);
-            let items = [feed_item(&view, &issue.body_html, issue.updated_at)];
-            let meta = FeedMeta { title: &issue.list_name, description: "", language: &issue.language, path: &format!("/lists/{}", issue.list_slug) };
-            if format == Format::Rss { feeds::rss(&app.site, &meta, &items) } else { feeds::atom(&app.site, &meta, &items) }.into_bytes()
+            let section = format!("/lists/{}", issue.list_slug);
+            let meta = FeedMeta { title: &issue.list_name, description: "", language: &issue.language, path: &section };
+            let kind = if format == Format::Rss { FeedKind::Rss } else { FeedKind::Atom };
+            let issues = [issue.clone()];
+            let links = super::feeds::links(app, &section, kind, &super::feeds::ArchivePlan::new(1, app.config.feeds.max_items), None, &issues);
+            super::feeds::document(app, &meta, &links, &issues, kind).into_bytes()
         }
     })
 }

@@ -4,7 +4,9 @@
 //! index.html, page/N/index.html          all public lists, newest first
 //! lists/SLUG/index.html, …/page/N/…      one list
 //! issues/SLUG/index.html                 the web version of each issue
-//! feed.xml, atom.xml, lists/SLUG/{feed,atom}.xml
+//! feed.xml, atom.xml, feed.json            the subscription feeds, and lists/SLUG/… of each list
+//! archive/K/{feed.xml,atom.xml,feed.json}  their RFC 5005 archive documents (and lists/SLUG/…)
+//! feeds.opml                             every public list's feed
 //! media/…                                images from the content folder
 //! static/logo.png                        the feeds' channel image
 //! ```
@@ -15,7 +17,9 @@ use chrono::Utc;
 
 use crate::app::App;
 use crate::render::archive::{self, IndexPage, PAGE_SIZE};
-use crate::render::feeds::{self, FeedMeta};
+use super::feeds::{ArchivePlan, FeedKind, document, links};
+use crate::render::feeds::FeedMeta;
+use crate::render::opml::{OpmlFeed, opml};
 use crate::store::{Issue, List, StoreError};
 
 pub const LOGO: &[u8] = include_bytes!("../../templates/static/logo.png");
@@ -62,12 +66,14 @@ pub async fn build_static_site(app: &App, out_dir: &Path) -> Result<BuildReport,
         out.report.issues += 1;
     }
     write_section(app, &mut out, &all, &site_meta(app))?;
-    for list in app.store.public_lists().await? {
+    let lists = app.store.public_lists().await?;
+    for list in &lists {
         let issues: Vec<Issue> = all.iter().filter(|i| i.list_id == list.id).cloned().collect();
         let path = format!("/lists/{}", list.slug);
-        let meta = list_meta(&list, &path);
+        let meta = list_meta(list, &path);
         write_section(app, &mut out, &issues, &meta)?;
     }
+    out.write("feeds.opml", feeds_opml(app, &lists).as_bytes())?;
     out.write("static/logo.png", LOGO)?;
     out.report.media_files = copy_media(&app.config.content.issues_dir, &out_dir.join("media"))?;
     Ok(out.report)
@@ -88,11 +94,28 @@ fn write_section(app: &App, out: &mut Out<'_>, issues: &[Issue], meta: &FeedMeta
         out.write(&file, index_html(app, meta, &chunk, page, pages).as_bytes())?;
         out.report.pages += 1;
     }
-    let latest = &issues[..issues.len().min(app.config.feeds.max_items as usize)];
-    out.write(&format!("{prefix}feed.xml"), feed_xml(app, meta, latest, FeedKind::Rss).as_bytes())?;
-    out.write(&format!("{prefix}atom.xml"), feed_xml(app, meta, latest, FeedKind::Atom).as_bytes())?;
-    out.report.feeds += 2;
+    let plan = ArchivePlan::new(issues.len() as i64, app.config.feeds.max_items);
+    let current = &issues[..plan.current_len() as usize];
+    for kind in FeedKind::ALL {
+        let l = links(app, meta.path, kind, &plan, None, current);
+        out.write(&format!("{prefix}{}", kind.file()), document(app, meta, &l, current, kind).as_bytes())?;
+        out.report.feeds += 1;
+        for k in 1..=plan.pages {
+            let (offset, count) = plan.page(k).expect("a page of the plan");
+            let page = &issues[offset as usize..(offset + count) as usize];
+            let l = links(app, meta.path, kind, &plan, Some(k), page);
+            out.write(&format!("{prefix}archive/{k}/{}", kind.file()), document(app, meta, &l, page, kind).as_bytes())?;
+            out.report.feeds += 1;
+        }
+    }
     Ok(())
+}
+
+/// Every public list's RSS feed, and the whole site's, as OPML.
+pub fn feeds_opml(app: &App, lists: &[List]) -> String {
+    let mut all = vec![OpmlFeed { title: &app.site.title, xml_url: format!("{}/feed.xml", app.site.base_url), html_url: format!("{}/", app.site.base_url) }];
+    all.extend(lists.iter().filter(|l| l.public).map(|l| OpmlFeed { title: &l.name, xml_url: format!("{}/lists/{}/feed.xml", app.site.base_url, l.slug), html_url: format!("{}/lists/{}/", app.site.base_url, l.slug) }));
+    opml(&app.site.title, &all)
 }
 
 /// How many index pages `issues` public issues take (at least one, possibly empty).
@@ -105,22 +128,6 @@ pub fn index_html(app: &App, meta: &FeedMeta<'_>, issues: &[Issue], page: i64, p
     let views: Vec<_> = issues.iter().map(super::view).collect();
     let index = IndexPage { heading: meta.title, language: meta.language, path: meta.path, page, pages };
     archive::index_page(&app.site, &index, &views)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FeedKind {
-    Rss,
-    Atom,
-}
-
-/// A section's feed of `issues` (the latest first).
-pub fn feed_xml(app: &App, meta: &FeedMeta<'_>, issues: &[Issue], kind: FeedKind) -> String {
-    let views: Vec<_> = issues.iter().map(super::view).collect();
-    let items: Vec<_> = views.iter().zip(issues).map(|(v, i)| archive::feed_item(v, &i.body_html, i.updated_at)).collect();
-    match kind {
-        FeedKind::Rss => feeds::rss(&app.site, meta, &items),
-        FeedKind::Atom => feeds::atom(&app.site, meta, &items),
-    }
 }
 
 /// The feed description of the whole site.

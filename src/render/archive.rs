@@ -45,5 +45,5 @@ pub fn index_page(site: &Site, index: &IndexPage<'_>, issues: &[IssueView<'_>]) 
 
 /// A feed item from an issue and its stored body.
 pub fn feed_item<'a>(issue: &'a IssueView<'a>, body_html: &'a str, updated: chrono::DateTime<chrono::Utc>) -> FeedItem<'a> {
-    FeedItem { slug: issue.slug, title: issue.title, summary: issue.summary, body_html, language: issue.language, published: super::feeds::date_time(issue.date), updated }
+    FeedItem { slug: issue.slug, title: issue.title, summary: issue.summary, body_html, language: issue.language, published: super::feeds::date_time(issue.date), updated, categories: Vec::new() }
 }

@@ -13,6 +13,7 @@ pub struct Strings {
     pub feeds: &'static str,
     pub links: &'static str,
     pub notes: &'static str,
+    pub private_feed: &'static str,
     /// After a label: a full-width colon in Chinese.
     pub colon: &'static str,
     chinese: bool,
@@ -29,6 +30,7 @@ const ZH: Strings = Strings {
     feeds: "RSS / Atom 订阅源",
     links: "链接",
     notes: "注释",
+    private_feed: "您的私人订阅源",
     colon: "：",
     chinese: true,
 };
@@ -44,6 +46,7 @@ const EN: Strings = Strings {
     feeds: "RSS / Atom feeds",
     links: "Links",
     notes: "Notes",
+    private_feed: "Your private feed",
     colon: ": ",
     chinese: false,
 };
@@ -132,6 +135,7 @@ pub struct PageStrings {
     pub preferences_heading: &'static str,
     pub save_button: &'static str,
     pub leave_all_button: &'static str,
+    pub personal_feed: &'static str,
     pub saved: &'static str,
     pub too_many_heading: &'static str,
     pub too_many_text: &'static str,
@@ -165,6 +169,7 @@ const ZH_PAGES: PageStrings = PageStrings {
     preferences_heading: "订阅管理",
     save_button: "保存",
     leave_all_button: "全部退订",
+    personal_feed: "您的私人订阅源（请勿分享）",
     saved: "已保存。",
     too_many_heading: "请求过于频繁",
     too_many_text: "请稍等一分钟再试。",
@@ -198,6 +203,7 @@ const EN_PAGES: PageStrings = PageStrings {
     preferences_heading: "Your subscriptions",
     save_button: "Save",
     leave_all_button: "Unsubscribe from everything",
+    personal_feed: "Your private feed (do not share it)",
     saved: "Saved.",
     too_many_heading: "Too many requests",
     too_many_text: "Please wait a minute and try again.",

@@ -43,11 +43,13 @@ pub struct IssueView<'a> {
     pub language: &'a str,
     pub summary: &'a str,
     pub list_name: &'a str,
+    /// The list is private: its readers' emails carry their personal feed.
+    pub private_list: bool,
 }
 
 impl<'a> IssueView<'a> {
     /// The view of a parsed issue file, in `language` (the file's, else its list's).
-    pub fn of_source(source: &'a crate::domain::IssueSource, language: &'a str, list_name: &'a str) -> Self {
+    pub fn of_source(source: &'a crate::domain::IssueSource, language: &'a str, list_name: &'a str, private_list: bool) -> Self {
         Self {
             slug: source.slug.as_str(),
             title: &source.title,
@@ -58,6 +60,7 @@ impl<'a> IssueView<'a> {
             language,
             summary: &source.summary,
             list_name,
+            private_list,
         }
     }
 
@@ -129,6 +132,7 @@ fn email_html(issue: &IssueView<'_>, body_html: &str, site: &Site) -> Result<Str
         list_name: &list_name,
         postal_address: &postal,
         strings: issue.strings(),
+        private_feed: issue.private_list,
     };
     let html = layout::email(&frame, body_html).into_string();
     let inliner = css_inline::CSSInliner::options().load_remote_stylesheets(false).keep_at_rules(true).build();
@@ -161,6 +165,9 @@ fn email_text(issue: &IssueView<'_>, markdown_source: &str, site: &Site) -> Stri
     out.push_str(&wrap(&s.why_received(&Slot::Email.marker(), &strip_markers(issue.list_name)), "", ""));
     out.push_str(&format!("{}{}{}\n", s.unsubscribe, s.colon, Slot::UnsubscribeUrl.marker()));
     out.push_str(&format!("{}{}{}\n", s.preferences, s.colon, Slot::PreferencesUrl.marker()));
+    if issue.private_list {
+        out.push_str(&format!("{}{}{}\n", s.private_feed, s.colon, Slot::FeedUrl.marker()));
+    }
     out.push_str(&wrap(&strip_markers(&site.postal_address), "", ""));
     out
 }

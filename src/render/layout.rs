@@ -24,6 +24,8 @@ pub struct EmailFrame<'a> {
     pub list_name: &'a str,
     pub postal_address: &'a str,
     pub strings: &'a Strings,
+    /// Link the reader's personal feed (a private list).
+    pub private_feed: bool,
 }
 
 /// The email's HTML before CSS inlining: a single 640-pixel column of tables, which is what
@@ -54,6 +56,7 @@ pub fn email(frame: &EmailFrame<'_>, body_html: &str) -> Markup {
                                 p {
                                     a href=(Slot::UnsubscribeUrl.marker()) { (s.unsubscribe) } " · "
                                     a href=(Slot::PreferencesUrl.marker()) { (s.preferences) } " · "
+                                    @if frame.private_feed { a href=(Slot::FeedUrl.marker()) { (s.private_feed) } " · " }
                                     a href=(frame.web_url) { (s.view_in_browser) }
                                 }
                                 p { (frame.postal_address) }
@@ -95,6 +98,7 @@ pub fn page(frame: &PageFrame<'_>, content: Markup) -> Markup {
                 title { (frame.title) }
                 link rel="alternate" type="application/rss+xml" title=(frame.site_title) href={ (frame.base_url) "/feed.xml" };
                 link rel="alternate" type="application/atom+xml" title=(frame.site_title) href={ (frame.base_url) "/atom.xml" };
+                link rel="alternate" type="application/feed+json" title=(frame.site_title) href={ (frame.base_url) "/feed.json" };
                 style { (PreEscaped(PAGE_CSS)) }
             }
             body { div.page {

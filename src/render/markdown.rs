@@ -289,7 +289,7 @@ mod tests {
         let rendering = move || {
             let site = Site::new("https://news.example.org", "News", "1 Road");
             let date = chrono::NaiveDate::from_ymd_opt(2021, 1, 31).unwrap();
-            let view = IssueView { slug: "i1", title: "T", subtitle: "", volume: None, number: None, date, language: "en", summary: "", list_name: "News" };
+            let view = IssueView { slug: "i1", title: "T", subtitle: "", volume: None, number: None, date, language: "en", summary: "", list_name: "News", private_list: false };
             render(&view, &md, &site).expect("rendered");
         };
         std::thread::Builder::new().stack_size(2 * 1024 * 1024).spawn(rendering).unwrap().join().expect("rendered without overflowing the stack");

@@ -27,6 +27,8 @@ pub struct Choice<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub on: bool,
+    /// A private list the person is confirmed on: their own feed of it.
+    pub feed_url: Option<String>,
 }
 
 fn frame<'a>(site: &'a Site, p: &'a PageStrings, title: &'a str) -> PageFrame<'a> {
@@ -121,7 +123,10 @@ pub fn preferences_page(site: &Site, p: &PageStrings, email: &str, choices: &[Ch
                 @for c in choices {
                     label {
                         input type="checkbox" name="list" value=(c.id) checked[c.on];
-                        span { strong { (c.name) } @if !c.description.is_empty() { br; span.hint { (c.description) } } }
+                        span {
+                            strong { (c.name) } @if !c.description.is_empty() { br; span.hint { (c.description) } }
+                            @if let Some(url) = &c.feed_url { br; span.hint { (p.personal_feed) ": " a href=(url) { (url) } } }
+                        }
                     }
                 }
             }

@@ -14,16 +14,19 @@ pub enum Slot {
     Email,
     UnsubscribeUrl,
     PreferencesUrl,
+    /// A private list's personal feed.
+    FeedUrl,
 }
 
 impl Slot {
-    const ALL: [Slot; 3] = [Slot::Email, Slot::UnsubscribeUrl, Slot::PreferencesUrl];
+    const ALL: [Slot; 4] = [Slot::Email, Slot::UnsubscribeUrl, Slot::PreferencesUrl, Slot::FeedUrl];
 
     fn name(self) -> &'static str {
         match self {
             Slot::Email => "email",
             Slot::UnsubscribeUrl => "unsubscribe_url",
             Slot::PreferencesUrl => "preferences_url",
+            Slot::FeedUrl => "feed_url",
         }
     }
 

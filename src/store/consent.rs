@@ -26,6 +26,7 @@ pub struct ListChoice {
     pub language: String,
     /// pending, confirmed, unsubscribed, or None when never subscribed.
     pub status: Option<String>,
+    pub public: bool,
 }
 
 impl Store {
@@ -79,7 +80,7 @@ impl Store {
 
     /// The lists a person may choose from: every public list, and any list they are on.
     pub async fn list_choices(&self, subscriber_id: i64) -> Result<Vec<ListChoice>> {
-        Ok(q!(all, &mut self.read().await?, "SELECT l.id, l.slug, l.name, l.description, l.language, u.status
+        Ok(q!(all, &mut self.read().await?, "SELECT l.id, l.slug, l.name, l.description, l.language, u.status, l.public
              FROM lists l LEFT JOIN subscriptions u ON u.list_id = l.id AND u.subscriber_id = $1
              WHERE l.public OR u.status IS NOT NULL ORDER BY l.name", subscriber_id)?)
     }
@@ -121,6 +122,20 @@ impl Store {
         }
         tx.commit().await?;
         Ok(changes)
+    }
+
+    /// The list, while this person is a confirmed subscriber of it who may be mailed: what a
+    /// personal feed needs to keep working.
+    pub async fn subscribed_list(&self, subscriber_id: i64, list_id: i64) -> Result<Option<List>> {
+        Ok(q!(
+            opt,
+            &mut self.read().await?,
+            "SELECT l.id, l.slug, l.name, l.description, l.language, l.public, l.created_at FROM lists l
+             JOIN subscriptions u ON u.list_id = l.id JOIN subscribers s ON s.id = u.subscriber_id
+             WHERE l.id = $1 AND u.subscriber_id = $2 AND u.status = 'confirmed' AND s.status = 'active'",
+            list_id,
+            subscriber_id
+        )?)
     }
 
     pub async fn list_by_id(&self, id: i64) -> Result<List> {

@@ -29,6 +29,10 @@ const TABLES: &[&str] = &[
     "import_jobs",
     "list_stats",
     "issue_summaries",
+    "websub_requests",
+    "websub_subscriptions",
+    "websub_topics",
+    "websub_pushes",
 ];
 
 /// Tables whose rows the migrations make, the same on both sides: not copied.

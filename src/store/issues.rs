@@ -38,6 +38,9 @@ pub struct Issue {
     pub list_id: i64,
     pub list_slug: String,
     pub list_name: String,
+    /// Whether the issue's list is public (a private list's issues are never on public pages).
+    #[serde(skip)]
+    pub list_public: bool,
     pub slug: String,
     pub title: String,
     pub subtitle: String,
@@ -65,13 +68,19 @@ pub enum IssueSaved {
     Updated,
 }
 
-pub(super) const ISSUE_COLUMNS: &str = "i.id, i.list_id, l.slug AS list_slug, l.name AS list_name, i.slug, i.title, i.subtitle, i.volume, i.number,
+pub(super) const ISSUE_COLUMNS: &str = "i.id, i.list_id, l.slug AS list_slug, l.name AS list_name, l.public AS list_public, i.slug, i.title, i.subtitle, i.volume, i.number,
     i.published_on, i.language, i.summary, i.body_html, i.email_html, i.email_text, i.status, i.send_at, i.created_at, i.updated_at";
 
 /// Which issues the archive and feeds show (binds: $1 list id or NULL, $2 today, $3 now): those
 /// of public lists whose date has come and whose send time, if any, has passed, and which the
 /// operator published or an owner scheduled or sent (an editor's draft is not public).
 const PUBLIC: &str = "l.public AND ($1 IS NULL OR i.list_id = $1) AND i.published_on <= $2
+    AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'
+    AND (i.released OR i.status IN ('scheduled', 'sending', 'paused', 'sent'))";
+
+/// The same for one list, public or private (binds: $1 list id, $2 today, $3 now): what its own
+/// readers' personal feeds show.
+const OUT: &str = "i.list_id = $1 AND i.published_on <= $2
     AND (i.send_at IS NULL OR i.send_at <= $3) AND i.status <> 'cancelled'
     AND (i.released OR i.status IN ('scheduled', 'sending', 'paused', 'sent'))";
 
@@ -151,6 +160,18 @@ impl Store {
     /// page or feed depends on, so a cache and the HTTP validators can be keyed by it.
     pub async fn archive_version(&self, list_id: Option<i64>, now: DateTime<Utc>) -> Result<(i64, Option<DateTime<Utc>>)> {
         let sql = format!("SELECT COUNT(*), MAX(i.updated_at) FROM issues i JOIN lists l ON l.id = i.list_id WHERE {PUBLIC}");
+        Ok(q!(one, &mut self.read().await?, sql, list_id, now.date_naive(), now)?)
+    }
+
+    /// The issues of one list that are out (a private list's too), newest first.
+    pub async fn list_issues(&self, list_id: i64, now: DateTime<Utc>, limit: i64, offset: i64) -> Result<Vec<Issue>> {
+        let sql = format!("SELECT {ISSUE_COLUMNS} FROM issues i JOIN lists l ON l.id = i.list_id WHERE {OUT} ORDER BY i.published_on DESC, i.id DESC LIMIT $4 OFFSET $5");
+        Ok(q!(all, &mut self.read().await?, sql, list_id, now.date_naive(), now, limit, offset)?)
+    }
+
+    /// [`Store::archive_version`] of one list's issues that are out, public or not.
+    pub async fn list_version(&self, list_id: i64, now: DateTime<Utc>) -> Result<(i64, Option<DateTime<Utc>>)> {
+        let sql = format!("SELECT COUNT(*), MAX(i.updated_at) FROM issues i JOIN lists l ON l.id = i.list_id WHERE {OUT}");
         Ok(q!(one, &mut self.read().await?, sql, list_id, now.date_naive(), now)?)
     }
 

@@ -14,6 +14,7 @@ pub struct NewList {
     pub name: String,
     pub language: LanguageTag,
     pub description: String,
+    pub public: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -53,8 +54,8 @@ impl Store {
     pub async fn create_list(&self, list: NewList, actor: &Actor) -> Result<List> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let created: List = q!(one, &mut tx, "INSERT INTO lists (slug, name, description, language, created_at) VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, slug, name, description, language, public, created_at", list.slug.as_str(), &list.name, &list.description, list.language.as_str(), now)
+        let created: List = q!(one, &mut tx, "INSERT INTO lists (slug, name, description, language, created_at, public) VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, slug, name, description, language, public, created_at", list.slug.as_str(), &list.name, &list.description, list.language.as_str(), now, list.public)
         .map_err(|e| if unique_violation(&e) { StoreError::ListExists(list.slug.to_string()) } else { e.into() })?;
         let event = NewEvent { kind: "list.created", actor, subscriber_id: None, list_id: Some(created.id), issue_id: None, detail: json!({"slug": created.slug}) };
         append(&mut tx, event, now).await?;

@@ -32,6 +32,7 @@ mod staff;
 mod staff_views;
 mod subscribers;
 mod suppressions;
+mod websub;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -43,6 +44,7 @@ pub use bounces::{BouncePolicy, Decision, NewBounce};
 pub use charts::{CurveMinute, GrowthDay, SendRate};
 pub use copy::TableCopy;
 pub use retention::{IssueSummary, Prunable};
+pub use websub::{HubPush, HubRequest};
 pub use confirmations::PendingConfirmation;
 pub use consent::{ConfirmOutcome, ListChoice};
 pub use deliveries::{Claimed, DeliveryCounts, Outcome};

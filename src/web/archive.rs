@@ -1,4 +1,4 @@
-//! The archive and the feeds over HTTP. Each answer carries an `ETag` and `Last-Modified` derived
+//! The archive's pages over HTTP (the feeds are `web::feeds`). Each answer carries an `ETag` and `Last-Modified` derived
 //! from what it shows (how many issues are public now, and when the latest changed), so a feed
 //! reader's conditional request costs one small query and a 304. Rendered bodies are kept in
 //! memory until that version changes.
@@ -15,33 +15,32 @@ use chrono::{DateTime, Utc};
 
 use super::{State, WebState, internal};
 use crate::domain::ListSlug;
-use crate::publishing::{self, FeedKind};
+use crate::publishing;
 use crate::render::archive::{PAGE_SIZE, issue_page};
 use crate::store::{List, StoreError};
 
-type Version = (i64, Option<DateTime<Utc>>);
+pub(super) type Version = (i64, Option<DateTime<Utc>>);
 
 #[derive(Default)]
 pub struct Cache {
-    entries: Mutex<HashMap<String, Cached>>,
+    pub(super) entries: Mutex<HashMap<String, Cached>>,
 }
 
 #[derive(Clone)]
-struct Cached {
-    version: Version,
-    body: Bytes,
+pub(super) struct Cached {
+    pub version: Version,
+    pub body: Bytes,
+    /// The answer's Cache-Control (a feed's follows how often its list publishes).
+    pub cache_control: String,
 }
 
 const HTML: &str = "text/html; charset=utf-8";
-const RSS: &str = "application/rss+xml; charset=utf-8";
-const ATOM: &str = "application/atom+xml; charset=utf-8";
 /// Readers may reuse a page for a minute, then revalidate with the ETag.
 const CACHE_CONTROL: &str = "public, max-age=60";
 
 /// What one archive URL shows: which section, and which rendering.
 enum View {
     Index(i64),
-    Feed(FeedKind),
     Issue(String),
 }
 
@@ -59,22 +58,6 @@ pub async fn list_home(s: AxumState<State>, h: HeaderMap, Path(slug): Path<Strin
 
 pub async fn list_page(s: AxumState<State>, h: HeaderMap, Path((slug, page)): Path<(String, i64)>) -> Response {
     section(s, h, Some(slug), View::Index(page)).await
-}
-
-pub async fn site_rss(s: AxumState<State>, h: HeaderMap) -> Response {
-    section(s, h, None, View::Feed(FeedKind::Rss)).await
-}
-
-pub async fn site_atom(s: AxumState<State>, h: HeaderMap) -> Response {
-    section(s, h, None, View::Feed(FeedKind::Atom)).await
-}
-
-pub async fn list_rss(s: AxumState<State>, h: HeaderMap, Path(slug): Path<String>) -> Response {
-    section(s, h, Some(slug), View::Feed(FeedKind::Rss)).await
-}
-
-pub async fn list_atom(s: AxumState<State>, h: HeaderMap, Path(slug): Path<String>) -> Response {
-    section(s, h, Some(slug), View::Feed(FeedKind::Atom)).await
 }
 
 pub async fn issue(s: AxumState<State>, h: HeaderMap, Path(slug): Path<String>) -> Response {
@@ -97,13 +80,11 @@ async fn section(AxumState(state): AxumState<State>, headers: HeaderMap, list_sl
     };
     let (key, content_type) = match &view {
         View::Index(page) => (format!("{}/page/{page}", list_path(list.as_ref())), HTML),
-        View::Feed(FeedKind::Rss) => (format!("{}/feed.xml", list_path(list.as_ref())), RSS),
-        View::Feed(FeedKind::Atom) => (format!("{}/atom.xml", list_path(list.as_ref())), ATOM),
         View::Issue(slug) => (format!("/issues/{slug}"), HTML),
     };
     let etag = etag(&key, version);
     if not_modified(&headers, &etag, version.1) {
-        return validators(StatusCode::NOT_MODIFIED, &etag, version.1, content_type, Body::empty());
+        return validators(StatusCode::NOT_MODIFIED, &etag, version.1, content_type, CACHE_CONTROL, Body::empty());
     }
     let cached = state.cache.entries.lock().expect("cache lock").get(&key).cloned();
     let body = match cached {
@@ -111,14 +92,14 @@ async fn section(AxumState(state): AxumState<State>, headers: HeaderMap, list_sl
         _ => match render(&state, list.as_ref(), &view, version, now).await {
             Ok(Some(body)) => {
                 let body = Bytes::from(body);
-                state.cache.entries.lock().expect("cache lock").insert(key, Cached { version, body: body.clone() });
+                state.cache.entries.lock().expect("cache lock").insert(key, Cached { version, body: body.clone(), cache_control: CACHE_CONTROL.to_string() });
                 body
             }
             Ok(None) => return super::not_found(AxumState(state), headers).await,
             Err(e) => return internal(&state, e),
         },
     };
-    validators(StatusCode::OK, &etag, version.1, content_type, Body::from(body))
+    validators(StatusCode::OK, &etag, version.1, content_type, CACHE_CONTROL, Body::from(body))
 }
 
 async fn render(state: &WebState, list: Option<&List>, view: &View, version: Version, now: DateTime<Utc>) -> Result<Option<String>, StoreError> {
@@ -138,19 +119,15 @@ async fn render(state: &WebState, list: Option<&List>, view: &View, version: Ver
             let issues = app.store.public_issues(list_id, now, PAGE_SIZE, (page - 1) * PAGE_SIZE).await?;
             Some(publishing::index_html(app, &meta, &issues, *page, pages))
         }
-        View::Feed(kind) => {
-            let issues = app.store.public_issues(list_id, now, i64::from(app.config.feeds.max_items), 0).await?;
-            Some(publishing::feed_xml(app, &meta, &issues, *kind))
-        }
         View::Issue(slug) => app.store.public_issue(slug, now).await?.map(|i| issue_page(&app.site, &publishing::view(&i), &i.body_html)),
     })
 }
 
-fn list_path(list: Option<&List>) -> String {
+pub(super) fn list_path(list: Option<&List>) -> String {
     list.map(|l| format!("/lists/{}", l.slug)).unwrap_or_default()
 }
 
-async fn find_public_list(state: &WebState, slug: &str) -> Result<Option<List>, StoreError> {
+pub(super) async fn find_public_list(state: &WebState, slug: &str) -> Result<Option<List>, StoreError> {
     let Ok(slug) = ListSlug::parse(slug) else { return Ok(None) };
     match state.app.store.list_by_slug(&slug).await {
         Ok(list) if list.public => Ok(Some(list)),
@@ -159,7 +136,7 @@ async fn find_public_list(state: &WebState, slug: &str) -> Result<Option<List>, 
     }
 }
 
-fn etag(key: &str, (count, updated): Version) -> String {
+pub(super) fn etag(key: &str, (count, updated): Version) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{key}|{count}|{updated:?}").as_bytes());
     format!("\"{}\"", digest[..12].iter().map(|b| format!("{b:02x}")).collect::<String>())
@@ -170,7 +147,7 @@ fn http_date(t: DateTime<Utc>) -> String {
 }
 
 /// `If-None-Match` decides when present (RFC 9110 §13.2.2); else `If-Modified-Since`.
-fn not_modified(headers: &HeaderMap, etag: &str, last_modified: Option<DateTime<Utc>>) -> bool {
+pub(super) fn not_modified(headers: &HeaderMap, etag: &str, last_modified: Option<DateTime<Utc>>) -> bool {
     if let Some(tags) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         return tags.split(',').any(|t| {
             let t = t.trim();
@@ -181,14 +158,14 @@ fn not_modified(headers: &HeaderMap, etag: &str, last_modified: Option<DateTime<
     matches!((since, last_modified), (Some(since), Some(modified)) if modified.timestamp() <= since.timestamp())
 }
 
-fn validators(status: StatusCode, etag: &str, last_modified: Option<DateTime<Utc>>, content_type: &'static str, body: Body) -> Response {
+pub(super) fn validators(status: StatusCode, etag: &str, last_modified: Option<DateTime<Utc>>, content_type: &'static str, cache_control: &str, body: Body) -> Response {
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert(header::ETAG, HeaderValue::from_str(etag).expect("hex in quotes"));
     if let Some(t) = last_modified {
         h.insert(header::LAST_MODIFIED, HeaderValue::from_str(&http_date(t)).expect("an HTTP date"));
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_str(cache_control).expect("a cache directive"));
     if status == StatusCode::OK {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }

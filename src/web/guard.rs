@@ -21,13 +21,31 @@ const CSRF_LIFETIME_SECS: i64 = 4 * 3600;
 pub struct Limits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_address: DefaultKeyedRateLimiter<String>,
+    feed_polls: DefaultKeyedRateLimiter<IpAddr>,
+    websub: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl Limits {
-    pub fn new(http: &HttpConfig) -> Self {
+    pub fn new(http: &HttpConfig, feeds: &crate::config::FeedsConfig) -> Self {
         let per_minute = NonZeroU32::new(http.subscribe_per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
         let per_hour = NonZeroU32::new(http.subscribe_per_address_per_hour).unwrap_or(NonZeroU32::MIN);
-        Self { per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)), per_address: RateLimiter::keyed(Quota::per_hour(per_hour)) }
+        let polls = NonZeroU32::new(feeds.polls_per_ip_per_minute).unwrap_or(NonZeroU32::MIN);
+        Self {
+            per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            per_address: RateLimiter::keyed(Quota::per_hour(per_hour)),
+            feed_polls: RateLimiter::keyed(Quota::per_minute(polls)),
+            websub: RateLimiter::keyed(Quota::per_hour(NonZeroU32::new(feeds.hub_requests_per_ip_per_hour).unwrap_or(NonZeroU32::MIN))),
+        }
+    }
+
+    /// None when a feed reader at `ip` may poll now; else how many seconds to wait.
+    pub fn feed_poll_wait(&self, ip: IpAddr) -> Option<u64> {
+        wait_secs(self.feed_polls.check_key(&limit_key(ip)))
+    }
+
+    /// None when `ip` may make a WebSub request now; else how many seconds to wait.
+    pub fn websub_wait(&self, ip: IpAddr) -> Option<u64> {
+        wait_secs(self.websub.check_key(&limit_key(ip)))
     }
 
     pub fn allow_ip(&self, ip: IpAddr) -> bool {
@@ -38,6 +56,11 @@ impl Limits {
     pub fn allow_address(&self, key: &str) -> bool {
         self.per_address.check_key(&key.to_string()).is_ok()
     }
+}
+
+fn wait_secs(checked: Result<(), governor::NotUntil<governor::clock::QuantaInstant>>) -> Option<u64> {
+    use governor::clock::Clock;
+    checked.err().map(|not_until| not_until.wait_time_from(governor::clock::DefaultClock::default().now()).as_secs() + 1)
 }
 
 /// Whom a per-address limit counts: an IPv4 address, or an IPv6 client's /64 (one host is
@@ -60,6 +83,8 @@ pub async fn forget_old_keys(state: State, mut stop: watch::Receiver<bool>) {
         }
         state.limits.per_ip.retain_recent();
         state.limits.per_address.retain_recent();
+        state.limits.feed_polls.retain_recent();
+        state.limits.websub.retain_recent();
         state.admin_limits.forget_quiet_keys();
     }
 }
@@ -144,7 +169,7 @@ mod tests {
         assert_eq!(limit_key(a), limit_key(b));
         assert_ne!(limit_key(a), limit_key(other));
         assert_eq!(limit_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7".parse::<IpAddr>().unwrap());
-        let limits = Limits::new(&HttpConfig { subscribe_per_ip_per_minute: 2, ..HttpConfig::default() });
+        let limits = Limits::new(&HttpConfig { subscribe_per_ip_per_minute: 2, ..HttpConfig::default() }, &crate::config::FeedsConfig::default());
         assert!(limits.allow_ip(a) && limits.allow_ip(b));
         assert!(!limits.allow_ip("2001:db8:1:2::99".parse().unwrap()), "a third address of the same /64 waits");
         assert!(limits.allow_ip(other));

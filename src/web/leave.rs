@@ -104,7 +104,14 @@ async fn render(state: &WebState, headers: &HeaderMap, status: StatusCode, token
     let p = PageStrings::for_language(&list.language);
     let shown: Vec<Choice<'_>> = choices
         .iter()
-        .map(|c| Choice { id: c.id, name: &c.name, description: &c.description, on: matches!(c.status.as_deref(), Some("confirmed" | "pending")) })
+        .map(|c| Choice {
+            id: c.id,
+            name: &c.name,
+            description: &c.description,
+            on: matches!(c.status.as_deref(), Some("confirmed" | "pending")),
+            feed_url: (!c.public && c.status.as_deref() == Some("confirmed"))
+                .then(|| crate::render::feeds::personal_feed_url(&state.app.site.base_url, &state.app.keys.sign(crate::domain::token::Purpose::Feed, subscriber_id, c.id, Utc::now()))),
+        })
         .collect();
     let (csrf, cookie) = form_token(&state.app.keys, headers, state.app.site.base_url.starts_with("https://"));
     let html = preferences_page(&state.app.site, p, &email, &shown, notice, &FormGuard { action: &format!("/preferences/{token}"), csrf: &csrf });

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 mod archive;
+mod feeds;
 pub mod client_ip;
 mod guard;
 mod leave;
@@ -13,6 +14,7 @@ mod stall;
 mod subscribe;
 mod unsubscriber;
 mod webhooks;
+mod websub;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,7 +68,7 @@ pub async fn serve_http(app: Arc<App>, stop: watch::Receiver<bool>) -> Result<()
     let listener = tokio::net::TcpListener::bind(&bind).await.map_err(|source| WebError::Bind { bind: bind.clone(), source })?;
     fail_interrupted_imports(&app).await;
     let state = Arc::new(WebState {
-        limits: guard::Limits::new(&app.config.http),
+        limits: guard::Limits::new(&app.config.http, &app.config.feeds),
         metrics: metrics::HttpMetrics::default(),
         cache: archive::Cache::default(),
         unsubscriber: unsubscriber::Unsubscriber::start(app.store.clone()),
@@ -179,10 +181,23 @@ pub fn router(state: State) -> Router {
         .route("/lists/{slug}/page/{page}/", get(archive::list_page))
         .route("/issues/{slug}", get(archive::issue))
         .route("/issues/{slug}/", get(archive::issue))
-        .route("/feed.xml", get(archive::site_rss))
-        .route("/atom.xml", get(archive::site_atom))
-        .route("/lists/{slug}/feed.xml", get(archive::list_rss))
-        .route("/lists/{slug}/atom.xml", get(archive::list_atom))
+        .route("/feed.xml", get(feeds::site_feed))
+        .route("/atom.xml", get(feeds::site_feed))
+        .route("/feed.json", get(feeds::site_feed))
+        .route("/lists/{slug}/feed.xml", get(feeds::list_feed))
+        .route("/lists/{slug}/atom.xml", get(feeds::list_feed))
+        .route("/lists/{slug}/feed.json", get(feeds::list_feed))
+        .route("/archive/{page}/feed.xml", get(feeds::site_archive))
+        .route("/archive/{page}/atom.xml", get(feeds::site_archive))
+        .route("/archive/{page}/feed.json", get(feeds::site_archive))
+        .route("/lists/{slug}/archive/{page}/feed.xml", get(feeds::list_archive))
+        .route("/lists/{slug}/archive/{page}/atom.xml", get(feeds::list_archive))
+        .route("/lists/{slug}/archive/{page}/feed.json", get(feeds::list_archive))
+        .route("/feeds.opml", get(feeds::opml))
+        .route("/websub", axum::routing::post(websub::request))
+        .route("/personal/{token}/feed.xml", get(feeds::personal))
+        .route("/personal/{token}/atom.xml", get(feeds::personal))
+        .route("/personal/{token}/feed.json", get(feeds::personal))
         .route("/media/{*path}", get(archive::media))
         .route("/static/logo.png", get(archive::logo))
         .route("/subscribe", get(subscribe::form).post(subscribe::submit))

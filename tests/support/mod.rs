@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 pub mod browser;
+pub mod callback;
 pub mod pg;
 pub mod serve;
 pub mod smtp;

@@ -76,7 +76,7 @@ pub async fn create_list(staff: Staff, Extract(state): Extract<State>, Form(f): 
     if let Err(r) = staff.check(&f.csrf).and_then(|_| staff.may(Permission::Edit)) {
         return r;
     }
-    let input = ListInput { slug: &f.slug, name: &f.name, language: f.language.as_deref().filter(|l| !l.is_empty()), description: &f.description };
+    let input = ListInput { slug: &f.slug, name: &f.name, language: f.language.as_deref().filter(|l| !l.is_empty()), description: &f.description, public: true };
     match create(&state.app.store, input, &state.app.config.site.default_language, staff.actor()).await {
         Ok(_) => Redirect::to("/admin/lists?notice=saved").into_response(),
         Err(e) => staff.failure(e),

@@ -48,6 +48,9 @@ pub struct NewListBody {
     language: Option<String>,
     #[serde(default)]
     description: String,
+    /// false keeps the list's issues off the public archive and feeds; each confirmed subscriber
+    /// then has a personal feed (default true)
+    public: Option<bool>,
 }
 
 #[utoipa::path(post, path = "/api/v1/lists", tag = "lists", request_body = NewListBody,
@@ -55,7 +58,7 @@ pub struct NewListBody {
         (status = 413, response = TooLarge), (status = 415, response = UnsupportedType), (status = 422, response = Invalid)))]
 pub async fn create_list(caller: Caller, Extract(state): Extract<State>, ApiJson(body): ApiJson<NewListBody>) -> Result<(StatusCode, Json<List>), ApiError> {
     caller.may(Permission::Edit)?;
-    let input = ListInput { slug: &body.slug, name: &body.name, language: body.language.as_deref(), description: &body.description };
+    let input = ListInput { slug: &body.slug, name: &body.name, language: body.language.as_deref(), description: &body.description, public: body.public.unwrap_or(true) };
     let list = create(&state.app.store, input, &state.app.config.site.default_language, caller.actor()).await?;
     Ok((StatusCode::CREATED, Json(list)))
 }
