@@ -3,6 +3,7 @@
 #   1. one-click unsubscribes (RFC 8058 POSTs) to distinct signed links;  goal >= 5,000/s
 #   2. GET /feed.xml of a 1,000-issue archive (cached), against nginx serving the same bytes
 #      as a static file;                                                   goal: within 2x of nginx
+#   3. the same for GET /feed.json (JSON Feed 1.1);                        goal: within 2x of nginx
 # Usage: bash bench/web.sh [SECONDS]     Needs wrk and nginx (apt-get install -y wrk nginx).
 set -euo pipefail
 secs=${1:-10}
@@ -17,7 +18,8 @@ rm -rf "$out" && mkdir -p "$out/issues" "$out/static"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port); nginx_port=$(free_port)
 export TIDINGS_DATABASE__URL="sqlite://$out/tidings.db" TIDINGS_SECURITY__SECRET_KEY=bench-key-0123456789abcdef0123456789 TIDINGS_HTTP__BIND=127.0.0.1:$port \
-  TIDINGS_SITE__BASE_URL=http://127.0.0.1:$port TIDINGS_SMTP__OUTBOX_DIR=$out/outbox TIDINGS_CONTENT__ISSUES_DIR=$out/issues
+  TIDINGS_SITE__BASE_URL=http://127.0.0.1:$port TIDINGS_SMTP__OUTBOX_DIR=$out/outbox TIDINGS_CONTENT__ISSUES_DIR=$out/issues \
+  TIDINGS_FEEDS__POLLS_PER_IP_PER_MINUTE=1000000000
 "$bin" init >/dev/null
 "$bin" list create bench --name "Bench" >/dev/null
 
@@ -56,14 +58,15 @@ error_log $out/nginx-error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
-  types { application/rss+xml xml; }
+  types { application/rss+xml xml; application/feed+json json; }
   server { listen 127.0.0.1:$nginx_port; root $out/static; etag on; }
 }
 NGINX
 trap 'kill $serve 2>/dev/null || true; nginx -c "$out/nginx.conf" -s stop 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
 curl -s "http://127.0.0.1:$port/feed.xml" -o "$out/static/feed.xml"
-echo "feed: $(wc -c < "$out/static/feed.xml") bytes"
+curl -s "http://127.0.0.1:$port/feed.json" -o "$out/static/feed.json"
+echo "feeds: $(wc -c < "$out/static/feed.xml") bytes (RSS), $(wc -c < "$out/static/feed.json") bytes (JSON Feed)"
 nginx -c "$out/nginx.conf"
 
 cat > "$out/unsubscribe.lua" <<LUA
@@ -84,9 +87,14 @@ ours=$(run "http://127.0.0.1:$port/feed.xml" | summary)
 ref=$(run "http://127.0.0.1:$nginx_port/feed.xml" | summary)
 echo "GET /feed.xml (tidings): $ours"
 echo "GET /feed.xml (nginx):   $ref"
-python3 - "$ours" "$ref" <<'PY'
+ours_json=$(run "http://127.0.0.1:$port/feed.json" | summary)
+ref_json=$(run "http://127.0.0.1:$nginx_port/feed.json" | summary)
+echo "GET /feed.json (tidings): $ours_json"
+echo "GET /feed.json (nginx):   $ref_json"
+python3 - "$ours" "$ref" "$ours_json" "$ref_json" <<'PY'
 import sys
-ours, ref = (float(a.split()[0]) for a in sys.argv[1:])
-print(f"feed: nginx/tidings = {ref / ours:.2f} (goal <= 2.0)")
+ours, ref, ours_json, ref_json = (float(a.split()[0]) for a in sys.argv[1:])
+print(f"feed.xml: nginx/tidings = {ref / ours:.2f} (goal <= 2.0)")
+print(f"feed.json: nginx/tidings = {ref_json / ours_json:.2f} (goal <= 2.0)")
 PY
 echo "unsubscribed: $("$bin" list ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["unsubscribed"])') of 20,000"

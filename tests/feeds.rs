@@ -337,6 +337,13 @@ fn json_feeds_validate_and_carry_the_same_items_with_stable_ids() {
     assert!(after["content_html"].as_str().unwrap().contains("Corrected"));
     assert_ne!(after["date_modified"], before["date_modified"], "the correction shows as an update");
     assert_eq!(after["date_published"], before["date_published"]);
+
+    // Sending an issue is not a change of its content: the feed stays as it was (no push, no update).
+    let etag = client.get(site.url("/feed.json")).send().unwrap().headers()["etag"].clone();
+    site.t.ok(&["subscriber", "add", "reader@example.com", "--list", "news", "--confirmed"]);
+    site.t.ok(&["issue", "send", "2026-12"]);
+    wait_until(30, "the send to finish", || site.t.json(&["issue", "status", "2026-12"])["status"] == "sent");
+    assert_eq!(client.get(site.url("/feed.json")).send().unwrap().headers()["etag"], etag, "a send leaves the feed alone");
 }
 
 /// 300 public issues, written straight into the database (SQL for either backend).
@@ -421,7 +428,9 @@ fn rel_link(text: &str, rel: &str) -> Option<String> {
 
 #[test]
 fn private_lists_stay_out_of_public_feeds_and_each_reader_has_a_personal_feed() {
-    let mut site = Site::start(&[]);
+    let metrics_port = support::smtp::free_port();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
+    let mut site = Site::start(&[("TIDINGS_HTTP__METRICS_BIND", &metrics_bind)]);
     site.t.ok(&["list", "create", "club", "--name", "Members Club", "--language", "en", "--private"]);
     site.add_issue("club", "club-1", "Members only issue");
     site.t.ok(&["subscriber", "add", "member@example.com", "--list", "club", "--confirmed"]);
@@ -449,6 +458,9 @@ fn private_lists_stay_out_of_public_feeds_and_each_reader_has_a_personal_feed() 
     }
     let forged = format!("{}x", &token[..token.len() - 1]);
     assert_eq!(client.get(site.url(&format!("/personal/{forged}/feed.xml"))).send().unwrap().status(), StatusCode::NOT_FOUND);
+    let metrics = client.get(format!("http://{metrics_bind}/metrics")).send().unwrap().text().unwrap();
+    assert!(metrics.contains("tidings_personal_feed_requests_total 4"), "requests are counted");
+    assert!(!metrics.contains(&token[..20]), "and the token is nowhere in the metrics");
 
     // The preferences page shows the same feed.
     let prefs_from = mail.find("/preferences/").expect("a preferences link");
@@ -495,4 +507,27 @@ fn readers_that_poll_too_often_are_asked_to_wait_and_opml_lists_the_public_feeds
     assert_eq!(last.status(), StatusCode::TOO_MANY_REQUESTS, "the fifth feed request this minute");
     assert!(last.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
     assert_eq!(client.get(site.url("/")).send().unwrap().status(), StatusCode::OK, "pages are not feed polls");
+}
+
+#[test]
+fn an_external_hub_is_named_by_the_feeds_and_pinged_when_they_change() {
+    let hub = Callback::start();
+    let site = Site::start(&[("TIDINGS_FEEDS__EXTERNAL_HUB", &hub.url("/hub"))]);
+    let feed = Client::new().get(site.url("/lists/news/atom.xml")).send().unwrap();
+    assert_eq!(link(feed.headers()["link"].to_str().unwrap(), "hub"), Some(hub.url("/hub")), "the feeds advertise the external hub");
+    std::thread::sleep(Duration::from_millis(1500)); // the hub notes every feed's state first
+    assert!(hub.pushes("/hub").is_empty(), "nothing changed yet");
+    site.add_issue("news", "2026-12", "December issue");
+    hub.wait_for(5, "pings for the six feeds that changed", |r| r.iter().filter(|r| r.method == "POST").count() >= 6);
+    let pinged: HashSet<String> = hub
+        .pushes("/hub")
+        .iter()
+        .map(|r| {
+            let form: Vec<(String, String)> = url::form_urlencoded::parse(&r.body).into_owned().collect();
+            assert!(form.contains(&("hub.mode".to_string(), "publish".to_string())), "{form:?}");
+            form.into_iter().find(|(k, _)| k == "hub.url").unwrap().1
+        })
+        .collect();
+    let expected: HashSet<String> = ["/feed.xml", "/atom.xml", "/feed.json", "/lists/news/feed.xml", "/lists/news/atom.xml", "/lists/news/feed.json"].iter().map(|p| site.url(p)).collect();
+    assert_eq!(pinged, expected);
 }

@@ -155,7 +155,10 @@ impl Store {
         if !from.contains(&status.as_str()) {
             return Err(StoreError::IssueState { slug, status, wanted: to.to_string() });
         }
-        q!(exec, &mut tx, "UPDATE issues SET status = $2, send_at = COALESCE($3, send_at), updated_at = $4 WHERE id = $1", issue_id, to, send_at, now)?;
+        // `updated_at` is when the issue's content last changed (feeds show it as an update), so a
+        // change of status leaves it alone.
+        let finished_at = (to == "cancelled").then_some(now);
+        q!(exec, &mut tx, "UPDATE issues SET status = $2, send_at = COALESCE($3, send_at), finished_at = COALESCE($4, finished_at) WHERE id = $1", issue_id, to, send_at, finished_at)?;
         if to == "cancelled" {
             q!(exec, &mut tx, "UPDATE deliveries SET state = 'skipped', last_error = 'send cancelled', updated_at = $2 WHERE issue_id = $1 AND state = 'queued'", issue_id, now)?;
         }
@@ -211,7 +214,7 @@ impl Store {
     pub async fn finish_issues(&self) -> Result<Vec<i64>> {
         let now = super::now();
         let mut tx = self.write().await?;
-        let done: Vec<(i64, i64)> = q!(all, &mut tx, "UPDATE issues SET status = 'sent', finished_at = $1, updated_at = $1
+        let done: Vec<(i64, i64)> = q!(all, &mut tx, "UPDATE issues SET status = 'sent', finished_at = $1
              WHERE status = 'sending' AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.issue_id = issues.id AND d.state IN ('queued', 'sending'))
              RETURNING id, list_id", now)?;
         for (issue_id, list_id) in &done {
@@ -298,7 +301,7 @@ async fn queue_in(tx: &mut Tx, issue_id: i64, from: &[&str], actor: &Actor) -> R
         return Err(StoreError::IssueLocked { slug, status });
     }
     let queued = q!(exec, tx, [deliveries::SNAPSHOT], issue_id, list_id, now)?;
-    q!(exec, tx, "UPDATE issues SET status = 'sending', queued_at = $2, started_at = COALESCE(started_at, $2), updated_at = $2 WHERE id = $1", issue_id, now)?;
+    q!(exec, tx, "UPDATE issues SET status = 'sending', queued_at = $2, started_at = COALESCE(started_at, $2) WHERE id = $1", issue_id, now)?;
     append(tx, NewEvent { kind: "issue.queued", actor, subscriber_id: None, list_id: Some(list_id), issue_id: Some(issue_id), detail: json!({"recipients": queued}) }, now).await?;
     Ok(queued)
 }

@@ -89,6 +89,7 @@ pub async fn metrics(AxumState(state): AxumState<State>) -> Response {
         ("tidings_subscribe_requests_total", "Accepted sign-up forms.", &c.subscribe_requests),
         ("tidings_confirmations_total", "Subscriptions confirmed from their link.", &c.confirmations),
         ("tidings_unsubscribes_total", "Unsubscribes from links and one-click posts.", &c.unsubscribes),
+        ("tidings_personal_feed_requests_total", "Requests to private lists' personal feeds (their tokens are never logged).", &c.personal_feed_requests),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", Counters::get(value));
     }
