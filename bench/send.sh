@@ -3,6 +3,7 @@
 # Postfix's own smtp-source pushing as many messages of the same size into the same sink over
 # the same number of connections, measured in the same run.
 # Usage: bash bench/send.sh [SUBSCRIBERS] [CONNECTIONS] [DKIM]    DKIM: off (default) or ed25519
+#        TIDINGS_BIN=path/to/tidings bash bench/send.sh …   measures that binary instead of building one
 # Goal: tidings/smtp-source >= 0.6 with CONNECTIONS = smtp.pool_size (8).
 set -euo pipefail
 n=${1:-50000}
@@ -12,8 +13,9 @@ cd "$(dirname "$0")/.."
 for tool in smtp-sink smtp-source; do
   [ -x /usr/sbin/$tool ] || { echo "bench/send.sh needs /usr/sbin/$tool (apt-get install -y postfix)" >&2; exit 2; }
 done
-cargo build --release --quiet
-bin=$PWD/target/release/tidings
+# TIDINGS_BIN: another build to measure (e.g. one made with another release profile).
+if [ -z "${TIDINGS_BIN:-}" ]; then cargo build --release --quiet; fi
+bin=${TIDINGS_BIN:-$PWD/target/release/tidings}
 out=$PWD/bench/out/send
 rm -rf "$out" && mkdir -p "$out"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

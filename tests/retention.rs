@@ -130,6 +130,9 @@ fn a_prune_killed_half_way_leaves_the_same_numbers_and_the_next_one_finishes() {
          INSERT INTO deliveries (issue_id, subscriber_id, state, attempts, sent_at, updated_at)
            SELECT i.id, s.id, 'sent', 1, '2025-01-10T08:00:00Z', '2025-01-10T08:00:00Z' FROM issues i, subscribers s WHERE i.slug = 'old' AND s.email LIKE 'p%';",
     );
+    // Its summary was written when it finished, before these rows: the prune writes it afresh,
+    // as for a send finished before summaries were written at the end of a send.
+    t.sql("DELETE FROM issue_summaries");
     let before_sent = before["deliveries"]["sent"].as_i64().unwrap() + 60_000;
     let size_before = database_size(&t);
     let mut prune = t.command(&["prune"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
@@ -165,4 +168,23 @@ fn database_size(t: &Tidings) -> u64 {
     }
     t.sql("PRAGMA wal_checkpoint(TRUNCATE)");
     std::fs::metadata(t.db_path()).unwrap().len()
+}
+
+#[test]
+fn a_finished_send_is_summarised_at_once_and_late_bounces_move_its_numbers() {
+    let (t, relay) = sent_long_ago(20);
+    assert_eq!(t.sql("SELECT sent || ' ' || bounced FROM issue_summaries"), "18 2", "the summary is written when the send finishes");
+    // A late DSN for a reader whose message was accepted.
+    let (sender, rcpt, _) = relay.delivered().into_iter().find(|(_, rcpt, _)| rcpt == "reader1@example.com").expect("reader1 was mailed");
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.example.com\r\nTo: {sender}\r\nSubject: Undelivered Mail\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <late@mx.example.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: 5.2.1\r\nDiagnostic-Code: smtp; 550 5.2.1 mailbox disabled late\r\n\r\n--B--\r\n"
+    );
+    let file = t.write("late.eml", dsn);
+    t.ok(&["bounce", "ingest", &file]);
+    let status = numbers(&t);
+    assert_eq!((status["deliveries"]["sent"].as_i64(), status["deliveries"]["bounced"].as_i64()), (Some(17), Some(3)), "{status}");
+    assert!(status["top_errors"].to_string().contains("mailbox disabled late"), "the rows are whole: errors are read from them: {status}");
+    t.ok(&["prune"]);
+    let after = numbers(&t);
+    assert_eq!(after["deliveries"], status["deliveries"], "the prune keeps what the late bounce changed");
 }

@@ -177,6 +177,7 @@ impl Engine {
             let finished = self.app.store.finish_issues().await?;
             for issue in &finished {
                 tracing::info!(issue, "send finished: every recipient has an outcome");
+                self.summarise(*issue, mode).await;
             }
             report.issues_finished += finished.len() as u64;
             return Ok(Turn::Idle(self.idle_wait(mode).await?));
@@ -290,6 +291,22 @@ impl Engine {
     }
 
     /// How long to wait before looking again, or None to stop (until-idle with nothing due).
+    /// Writes a finished send's summary, so its pages stop counting its rows (a million of them
+    /// take a second and a half). The daemon does it beside the sending; `--until-idle` waits
+    /// for it. A failure only costs speed: the prune writes the summary later.
+    async fn summarise(&self, issue: i64, mode: Mode) {
+        let store = self.app.store.clone();
+        let work = async move {
+            if let Err(e) = store.summarise_issue(issue).await {
+                tracing::warn!(issue, error = %e, "a finished send's summary could not be written; its pages count its rows");
+            }
+        };
+        match mode {
+            Mode::Forever => drop(tokio::spawn(work)),
+            Mode::UntilIdle => work.await,
+        }
+    }
+
     async fn idle_wait(&self, mode: Mode) -> Result<Option<StdDuration>, EngineError> {
         let next = self.app.store.next_due().await?;
         let until_next = next.map(|t| (t - Utc::now()).to_std().unwrap_or_default());

@@ -8,18 +8,8 @@ use super::smtp_client::{Connection, Step};
 use super::smtp_pool::relay_settings;
 use crate::config::SmtpConfig;
 
-/// The steps, in the order a send takes them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProbeStep {
-    Connect,
-    Tls,
-    Greeting,
-    Ehlo,
-    StartTls,
-    Auth,
-    Sender,
-}
+/// A step of a send, as the probe reports it (the connection's steps, then the sender).
+pub use super::smtp_client::Step as ProbeStep;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RelayProbe {
@@ -47,7 +37,7 @@ pub async fn probe_relay(smtp: &SmtpConfig, sender: &str) -> RelayProbe {
     let expected = expected_steps(smtp);
     let mut done = Vec::new();
     let opened = tokio::time::timeout(wait * expected.len() as u32, Connection::open_observed(&settings, &mut done)).await;
-    probe.passed = done.iter().map(|s| step(*s)).collect();
+    probe.passed = done.clone();
     if done.contains(&Step::Ehlo) || done.contains(&Step::StartTls) {
         probe.pipelining = Some(false);
     }
@@ -71,17 +61,6 @@ pub async fn probe_relay(smtp: &SmtpConfig, sender: &str) -> RelayProbe {
     }
     let _ = tokio::time::timeout(wait, conn.quit()).await;
     probe
-}
-
-fn step(s: Step) -> ProbeStep {
-    match s {
-        Step::Connect => ProbeStep::Connect,
-        Step::Tls => ProbeStep::Tls,
-        Step::Greeting => ProbeStep::Greeting,
-        Step::Ehlo => ProbeStep::Ehlo,
-        Step::StartTls => ProbeStep::StartTls,
-        Step::Auth => ProbeStep::Auth,
-    }
 }
 
 /// The steps opening a connection takes with this configuration.

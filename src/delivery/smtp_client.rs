@@ -134,8 +134,10 @@ pub struct Connection {
     broken: bool,
 }
 
-/// The steps of opening a connection, in order (`tidings doctor` reports which one failed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The steps of opening a connection, in order, and then of offering our sender (`tidings
+/// doctor` reports which one failed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
     Connect,
     Tls,
@@ -143,6 +145,7 @@ pub enum Step {
     Ehlo,
     StartTls,
     Auth,
+    Sender,
 }
 
 impl Connection {

@@ -87,7 +87,11 @@ pub(super) async fn apply_bounce(c: &mut impl AsConn, b: &NewBounce<'_>, policy:
     }
     if let Some(issue) = b.issue_id.filter(|_| b.action != Some("delayed") && b.kind != "complaint") {
         // The message did not arrive after all: the send's counts say so.
-        q!(exec, c, "UPDATE deliveries SET state = 'bounced', last_error = $3, updated_at = $4 WHERE issue_id = $1 AND subscriber_id = $2 AND state = 'sent'", issue, b.subscriber_id, crate::domain::personal::scrub_addresses(b.diagnostic.unwrap_or(b.reason)).as_ref(), now)?;
+        let moved = q!(exec, c, "UPDATE deliveries SET state = 'bounced', last_error = $3, updated_at = $4 WHERE issue_id = $1 AND subscriber_id = $2 AND state = 'sent'", issue, b.subscriber_id, crate::domain::personal::scrub_addresses(b.diagnostic.unwrap_or(b.reason)).as_ref(), now)?;
+        if moved > 0 {
+            // A finished send's summary is what its pages read: it moves with the row.
+            q!(exec, c, "UPDATE issue_summaries SET sent = sent - $2, bounced = bounced + $2 WHERE issue_id = $1", issue, moved as i64)?;
+        }
     }
     let decision = match b.kind {
         "complaint" => {

@@ -255,7 +255,7 @@ impl Store {
 
     /// The most frequent errors of an issue's deliveries.
     pub async fn top_errors(&self, issue_id: i64, limit: i64) -> Result<Vec<(String, i64)>> {
-        if let Some(summary) = self.issue_summary(issue_id).await? {
+        if let Some(summary) = self.issue_summary(issue_id).await?.filter(|s| !s.rows_whole) {
             return Ok(summary.top_errors.into_iter().take(limit.max(0) as usize).collect());
         }
         Ok(q!(all, &mut self.read().await?, "SELECT last_error, COUNT(*) AS n FROM deliveries WHERE issue_id = $1 AND last_error IS NOT NULL AND state <> 'sent'

@@ -22,6 +22,8 @@ pub struct IssueSummary {
     pub counts: DeliveryCounts,
     pub curve: Vec<CurveMinute>,
     pub top_errors: Vec<(String, i64)>,
+    /// No prune has begun: every delivery row of the issue is still there.
+    pub rows_whole: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -34,6 +36,7 @@ struct SummaryRow {
     skipped: i64,
     curve: sqlx::types::Json<Vec<(String, i64, i64)>>,
     top_errors: sqlx::types::Json<Vec<(String, i64)>>,
+    rows_whole: bool,
 }
 
 /// What a prune would take, or took.
@@ -51,13 +54,14 @@ impl Store {
         let row: Option<SummaryRow> = q!(
             opt,
             &mut self.read().await?,
-            "SELECT queued, sending, sent, failed, bounced, skipped, curve, top_errors FROM issue_summaries WHERE issue_id = $1",
+            "SELECT queued, sending, sent, failed, bounced, skipped, curve, top_errors, prune_started_at IS NULL AS rows_whole FROM issue_summaries WHERE issue_id = $1",
             issue_id
         )?;
         Ok(row.map(|r| IssueSummary {
             counts: DeliveryCounts { queued: r.queued, sending: r.sending, sent: r.sent, failed: r.failed, bounced: r.bounced, skipped: r.skipped },
             curve: r.curve.0.into_iter().map(|(minute, sent, failed)| CurveMinute { minute, sent, failed }).collect(),
             top_errors: r.top_errors.0,
+            rows_whole: r.rows_whole,
         }))
     }
 
@@ -91,8 +95,9 @@ impl Store {
         Ok(found)
     }
 
-    /// Keeps an issue's numbers in its summary row, once: a summary is never written again,
-    /// since some of the rows it counts may be gone by then (a prune interrupted and resumed).
+    /// Keeps an issue's numbers in its summary row, once: when its send finishes, or before a
+    /// prune. A summary is never written again, since some of the rows it counts may be gone by
+    /// then (a prune interrupted and resumed); late bounces move its counts one by one.
     pub async fn summarise_issue(&self, issue_id: i64) -> Result<()> {
         let exists: Option<i64> = q!(scalar_opt, &mut self.read().await?, "SELECT issue_id FROM issue_summaries WHERE issue_id = $1", issue_id)?;
         if exists.is_some() {
@@ -102,6 +107,10 @@ impl Store {
         let curve: Vec<(String, i64, i64)> = self.delivery_curve(issue_id).await?.into_iter().map(|m| (m.minute, m.sent, m.failed)).collect();
         let errors = self.top_errors(issue_id, 10).await?;
         let mut tx = self.write().await?;
+        // A bounce recorded while the rows were counted found no summary to move: recount the
+        // bounced (few, and indexed) under the write lock; sent and bounced together stay fixed.
+        let bounced: i64 = q!(scalar, &mut tx, "SELECT COUNT(*) FROM deliveries WHERE issue_id = $1 AND state = 'bounced'", issue_id)?;
+        let (sent, bounced) = if counts.sent + counts.bounced >= bounced { (counts.sent + counts.bounced - bounced, bounced) } else { (counts.sent, counts.bounced) };
         q!(
             exec,
             &mut tx,
@@ -110,9 +119,9 @@ impl Store {
             issue_id,
             counts.queued,
             counts.sending,
-            counts.sent,
+            sent,
             counts.failed,
-            counts.bounced,
+            bounced,
             counts.skipped,
             sqlx::types::Json(curve),
             sqlx::types::Json(errors),
@@ -129,6 +138,7 @@ impl Store {
         if summarised.is_none() {
             return Err(super::StoreError::Corrupt(format!("issue {issue_id} has no summary: its deliveries are kept")));
         }
+        q!(exec, &mut tx, "UPDATE issue_summaries SET prune_started_at = $2 WHERE issue_id = $1 AND prune_started_at IS NULL", issue_id, super::now())?;
         let deleted = q!(exec, &mut tx, [retention::DELETE_DELIVERIES], issue_id, batch)?;
         if deleted == 0 {
             q!(exec, &mut tx, "UPDATE issue_summaries SET pruned_at = $2 WHERE issue_id = $1 AND pruned_at IS NULL", issue_id, super::now())?;

@@ -24,6 +24,27 @@ pub(super) type Version = (i64, Option<DateTime<Utc>>);
 #[derive(Default)]
 pub struct Cache {
     pub(super) entries: Mutex<HashMap<String, Cached>>,
+    /// Each section's version as last read, and when: feeds trust it for [`FEED_VERSION_FRESH`].
+    versions: Mutex<HashMap<Option<i64>, (std::time::Instant, Version)>>,
+}
+
+/// How long a feed trusts a section's version without asking the database: a new issue shows in
+/// the feeds within a second, and a feed polled thousands of times a second costs no query each.
+const FEED_VERSION_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Cache {
+    /// The section's version, from memory when it was read less than a second ago.
+    pub(super) async fn feed_version(&self, store: &crate::store::Store, list_id: Option<i64>, now: DateTime<Utc>) -> Result<Version, StoreError> {
+        let known = self.versions.lock().expect("cache lock").get(&list_id).copied();
+        if let Some((at, version)) = known
+            && at.elapsed() < FEED_VERSION_FRESH
+        {
+            return Ok(version);
+        }
+        let version = store.archive_version(list_id, now).await?;
+        self.versions.lock().expect("cache lock").insert(list_id, (std::time::Instant::now(), version));
+        Ok(version)
+    }
 }
 
 #[derive(Clone)]

@@ -65,7 +65,7 @@ async fn serve(state: &State, headers: &HeaderMap, ip: ClientIp, uri: &Uri, list
     };
     let section = list_path(list.as_ref());
     let now = Utc::now();
-    let version = match state.app.store.archive_version(list.as_ref().map(|l| l.id), now).await {
+    let version = match state.cache.feed_version(&state.app.store, list.as_ref().map(|l| l.id), now).await {
         Ok(v) => v,
         Err(e) => return internal(state, e),
     };
