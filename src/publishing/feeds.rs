@@ -122,18 +122,37 @@ pub async fn section_version(app: &App, list: Option<&List>, now: DateTime<Utc>)
     Ok(format!("{count}|{}", updated.map(|u| u.to_rfc3339()).unwrap_or_default()))
 }
 
-/// A section's subscription document of `kind` as it is at `now`.
-pub async fn subscription_document(app: &App, list: Option<&List>, kind: FeedKind, now: DateTime<Utc>) -> crate::store::Result<String> {
-    let (count, _) = app.store.archive_version(list.map(|l| l.id), now).await?;
+/// A rendered section document and the poll interval it asks for.
+pub struct Rendered {
+    pub body: String,
+    pub ttl_minutes: u32,
+}
+
+/// A section's document of `kind` when `count` of its issues are public at `now`: the
+/// subscription document (`page` None) or archive page `page`; None when that page does not exist.
+pub async fn section_document(app: &App, list: Option<&List>, kind: FeedKind, count: i64, page: Option<i64>, now: DateTime<Utc>) -> crate::store::Result<Option<Rendered>> {
     let plan = ArchivePlan::new(count, app.config.feeds.max_items);
-    let issues = app.store.public_issues(list.map(|l| l.id), now, plan.current_len().max(1), 0).await?;
+    let (offset, limit) = match page {
+        None => (0, plan.current_len().max(1)),
+        Some(k) => match plan.page(k) {
+            Some(range) => range,
+            None => return Ok(None),
+        },
+    };
+    let issues = app.store.public_issues(list.map(|l| l.id), now, limit, offset).await?;
     let section = section_path(list);
     let meta = match list {
         Some(l) => super::list_meta(l, &section),
         None => super::site_meta(app),
     };
-    let links = links(app, &section, kind, &plan, None, &issues);
-    Ok(document(app, &meta, &links, &issues, kind))
+    let links = links(app, &section, kind, &plan, page, &issues);
+    Ok(Some(Rendered { body: document(app, &meta, &links, &issues, kind), ttl_minutes: links.ttl_minutes }))
+}
+
+/// A section's subscription document of `kind` as it is at `now`.
+pub async fn subscription_document(app: &App, list: Option<&List>, kind: FeedKind, now: DateTime<Utc>) -> crate::store::Result<String> {
+    let (count, _) = app.store.archive_version(list.map(|l| l.id), now).await?;
+    Ok(section_document(app, list, kind, count, None, now).await?.map(|r| r.body).unwrap_or_default())
 }
 
 /// A section's feed document of `issues` (the latest first).

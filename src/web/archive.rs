@@ -100,7 +100,7 @@ async fn section(AxumState(state): AxumState<State>, headers: HeaderMap, list_sl
         Err(e) => return internal(&state, e),
     };
     let (key, content_type) = match &view {
-        View::Index(page) => (format!("{}/page/{page}", list_path(list.as_ref())), HTML),
+        View::Index(page) => (format!("{}/page/{page}", publishing::feeds::section_path(list.as_ref())), HTML),
         View::Issue(slug) => (format!("/issues/{slug}"), HTML),
     };
     let etag = etag(&key, version);
@@ -142,10 +142,6 @@ async fn render(state: &WebState, list: Option<&List>, view: &View, version: Ver
         }
         View::Issue(slug) => app.store.public_issue(slug, now).await?.map(|i| issue_page(&app.site, &publishing::view(&i), &i.body_html)),
     })
-}
-
-pub(super) fn list_path(list: Option<&List>) -> String {
-    list.map(|l| format!("/lists/{}", l.slug)).unwrap_or_default()
 }
 
 pub(super) async fn find_public_list(state: &WebState, slug: &str) -> Result<Option<List>, StoreError> {

@@ -13,13 +13,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
 
-use super::archive::{Cached, find_public_list, list_path, not_modified, validators};
+use super::archive::{Cached, find_public_list, not_modified, validators};
 use super::client_ip::ClientIp;
-use super::{State, WebState, internal, no_store};
+use super::{State, internal, no_store};
 use crate::app::Counters;
 use crate::domain::token::Purpose;
-use crate::publishing::{self, ArchivePlan, FeedKind};
-use crate::store::{Issue, List};
+use crate::publishing::{self, FeedKind};
+use crate::store::Issue;
 
 /// Archive documents do not change once written: readers may keep them a day.
 const ARCHIVE_CACHE: &str = "public, max-age=86400";
@@ -63,7 +63,7 @@ async fn serve(state: &State, headers: &HeaderMap, ip: ClientIp, uri: &Uri, list
             Err(e) => return internal(state, e),
         },
     };
-    let section = list_path(list.as_ref());
+    let section = publishing::feeds::section_path(list.as_ref());
     let now = Utc::now();
     let version = match state.cache.feed_version(&state.app.store, list.as_ref().map(|l| l.id), now).await {
         Ok(v) => v,
@@ -80,35 +80,18 @@ async fn serve(state: &State, headers: &HeaderMap, ip: ClientIp, uri: &Uri, list
     let entry = match cached {
         Some(c) => c,
         None => {
-            let plan = ArchivePlan::new(version.0, state.app.config.feeds.max_items);
-            let fetched = match page {
-                None => state.app.store.public_issues(list.as_ref().map(|l| l.id), now, plan.current_len().max(1), 0).await,
-                Some(k) => match plan.page(k) {
-                    Some((offset, count)) => state.app.store.public_issues(list.as_ref().map(|l| l.id), now, count, offset).await,
-                    None => return super::not_found(AxumState(state.clone()), headers.clone()).await,
-                },
-            };
-            let issues = match fetched {
-                Ok(i) => i,
+            let rendered = match publishing::feeds::section_document(&state.app, list.as_ref(), kind, version.0, page, now).await {
+                Ok(Some(r)) => r,
+                Ok(None) => return super::not_found(AxumState(state.clone()), headers.clone()).await,
                 Err(e) => return internal(state, e),
             };
-            let meta = section_meta(state, list.as_ref(), &section);
-            let links = publishing::feeds::links(&state.app, &section, kind, &plan, page, &issues);
-            let body = Bytes::from(publishing::feeds::document(&state.app, &meta, &links, &issues, kind));
-            let cache_control = if page.is_some() { ARCHIVE_CACHE.to_string() } else { feed_cache_control(links.ttl_minutes) };
-            let entry = Cached { version, body, cache_control };
+            let cache_control = if page.is_some() { ARCHIVE_CACHE.to_string() } else { feed_cache_control(rendered.ttl_minutes) };
+            let entry = Cached { version, body: Bytes::from(rendered.body), cache_control };
             state.cache.entries.lock().expect("cache lock").insert(key, entry.clone());
             entry
         }
     };
     with_links(&state.app, &self_url, page.is_none(), validators(StatusCode::OK, &etag, version.1, kind.content_type(), &entry.cache_control, Body::from(entry.body)))
-}
-
-fn section_meta<'a>(state: &'a WebState, list: Option<&'a List>, section: &'a str) -> crate::render::feeds::FeedMeta<'a> {
-    match list {
-        Some(l) => publishing::list_meta(l, section),
-        None => publishing::site_meta(&state.app),
-    }
 }
 
 /// A reader may keep a subscription feed a quarter of the time between polls the feed asks
@@ -131,9 +114,7 @@ fn with_links(app: &crate::app::App, self_url: &str, hub: bool, mut response: Re
 }
 
 fn too_often(wait_secs: u64) -> Response {
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, "this address polls the feeds too often: please wait, or subscribe through the WebSub hub\n").into_response();
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
-    response
+    super::wait_please(wait_secs, "this address polls the feeds too often: please wait, or subscribe through the WebSub hub")
 }
 
 /// Every public list's feed, for a feed reader to import.

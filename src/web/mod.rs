@@ -237,6 +237,13 @@ pub(crate) fn notice(state: &WebState, status: StatusCode, p: &PageStrings, head
     (status, no_store(), Html(notice_page(&state.app.site, p, heading, text, None))).into_response()
 }
 
+/// `429 Too Many Requests` with `Retry-After` and a sentence saying why.
+pub(crate) fn wait_please(wait_secs: u64, why: &str) -> Response {
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, no_store(), format!("{why}\n")).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
+    response
+}
+
 /// Pages about one person are never cached anywhere.
 pub(crate) fn no_store() -> [(HeaderName, HeaderValue); 1] {
     [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::client_ip::ClientIp;
@@ -21,15 +21,9 @@ fn refuse(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store")], format!("{message}\n")).into_response()
 }
 
-fn come_back(wait_secs: u64, message: &str) -> Response {
-    let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, message);
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
-    response
-}
-
 pub async fn request(AxumState(state): AxumState<State>, ClientIp(client): ClientIp, headers: HeaderMap, body: Bytes) -> Response {
     if let Some(wait) = state.limits.websub_wait(client) {
-        return come_back(wait, "too many WebSub requests from this address: please wait");
+        return super::wait_please(wait, "too many WebSub requests from this address: please wait");
     }
     let form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")));
     if !form {
@@ -52,7 +46,7 @@ pub async fn request(AxumState(state): AxumState<State>, ClientIp(client): Clien
         return refuse(StatusCode::BAD_REQUEST, RequestError::Callback(e));
     }
     match state.app.store.hub_sizes().await {
-        Ok((pending, _)) if pending >= MAX_PENDING => return come_back(60, "the hub has too many requests waiting: please try again in a minute"),
+        Ok((pending, _)) if pending >= MAX_PENDING => return super::wait_please(60, "the hub has too many requests waiting: please try again in a minute"),
         Ok((_, subscriptions)) if intent.mode == Mode::Subscribe && subscriptions >= MAX_SUBSCRIPTIONS => return refuse(StatusCode::SERVICE_UNAVAILABLE, "the hub takes no more subscriptions"),
         Ok(_) => {}
         Err(e) => return internal(&state, e),

@@ -38,7 +38,8 @@ pub fn backoff(attempts: i64) -> chrono::Duration {
 }
 
 pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
-    let hub = Arc::new(Hub { outbound: Outbound::new(app.config.feeds.hub_allow_private_callbacks), app, verifying: Arc::new(Semaphore::new(CONCURRENCY)), pushing: Arc::new(Semaphore::new(CONCURRENCY)) });
+    let operator = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("a client with a timeout builds");
+    let hub = Arc::new(Hub { outbound: Outbound::new(app.config.feeds.hub_allow_private_callbacks), operator, app, verifying: Arc::new(Semaphore::new(CONCURRENCY)), pushing: Arc::new(Semaphore::new(CONCURRENCY)) });
     let mut failing = false;
     loop {
         let busy = match hub.round().await {
@@ -74,6 +75,8 @@ pub async fn run(app: Arc<App>, mut stop: watch::Receiver<bool>) {
 struct Hub {
     app: Arc<App>,
     outbound: Outbound,
+    /// For the external hub the operator configured (not held to public addresses).
+    operator: reqwest::Client,
     verifying: Arc<Semaphore>,
     pushing: Arc<Semaphore>,
 }
@@ -190,11 +193,7 @@ impl Hub {
     /// addresses).
     async fn ping_external(&self, topic: &str) {
         let body: String = form_urlencoded::Serializer::new(String::new()).append_pair("hub.mode", "publish").append_pair("hub.url", topic).finish();
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build();
-        let result = match client {
-            Ok(c) => c.post(&self.app.config.feeds.external_hub).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(body).send().await.map(|r| r.status().as_u16()),
-            Err(e) => Err(e),
-        };
+        let result = self.operator.post(&self.app.config.feeds.external_hub).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(body).send().await.map(|r| r.status().as_u16());
         match result {
             Ok(status) if (200..300).contains(&status) => tracing::info!(topic, "the external WebSub hub was told"),
             Ok(status) => tracing::warn!(topic, status, "the external WebSub hub refused the ping"),
